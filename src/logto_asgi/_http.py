@@ -1,0 +1,219 @@
+"""Small raw-ASGI helpers: cookies in, cookies out, responses, URLs."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.types import Message, Scope, Send
+
+from .errors import LogtoError
+
+NO_STORE: list[tuple[bytes, bytes]] = [
+    (b"cache-control", b"no-store"),
+    (b"pragma", b"no-cache"),
+]
+MAX_COOKIE_HEADER = 64 * 1024
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def parse_cookies(raw: str) -> dict[str, str]:
+    """Cookie header to dict; the first of duplicate names wins (most specific path)."""
+    cookies: dict[str, str] = {}
+    if len(raw) > MAX_COOKIE_HEADER:
+        return cookies
+    for part in raw.split(";"):
+        name, sep, value = part.partition("=")
+        if sep:
+            name = name.strip()
+            if name and name not in cookies:
+                cookies[name] = value.strip().strip('"')
+    return cookies
+
+
+def request_cookies(scope: Scope) -> dict[str, str]:
+    values = [v.decode("latin-1") for k, v in scope["headers"] if k == b"cookie"]
+    return parse_cookies("; ".join(values)) if values else {}
+
+
+def query_params(scope: Scope) -> dict[str, str]:
+    """First value of each query parameter (a repeated parameter cannot override one)."""
+    raw = scope.get("query_string", b"").decode("latin-1")
+    params: dict[str, str] = {}
+    for key, value in parse_qsl(raw, keep_blank_values=True, max_num_fields=64):
+        params.setdefault(key, value)
+    return params
+
+
+def origin(scope: Scope, base_url: str | None) -> str:
+    """``base_url``, else scheme and Host of the request."""
+    if base_url:
+        return base_url
+    scheme = scope.get("scheme", "http")
+    scheme = {"ws": "http", "wss": "https"}.get(scheme, scheme)
+    host = header(scope, b"host")
+    if not host:
+        server = scope.get("server") or ("localhost", None)
+        host = server[0] if server[1] in (None, 80, 443) else f"{server[0]}:{server[1]}"
+    return f"{scheme}://{host}"
+
+
+def is_https(scope: Scope, base_url: str | None) -> bool:
+    if base_url:
+        return base_url.startswith("https://")
+    return scope.get("scheme") in ("https", "wss")
+
+
+class CookieJar:
+    """Builds ``Set-Cookie`` headers with the configured attributes."""
+
+    __slots__ = ("_domain", "_path", "_samesite", "_secure")
+
+    def __init__(self, *, path: str, domain: str | None, samesite: str, secure: bool | None) -> None:
+        self._path = path
+        self._domain = domain
+        self._samesite = samesite.capitalize()
+        self._secure = secure
+
+    def _attrs(self, max_age: int, secure: bool, samesite: str | None) -> str:
+        parts = [
+            f"Path={self._path}",
+            f"Max-Age={max_age}",
+            "HttpOnly",
+            f"SameSite={samesite or self._samesite}",
+        ]
+        if self._domain:
+            parts.append(f"Domain={self._domain}")
+        if secure or (samesite or self._samesite) == "None":
+            parts.append("Secure")
+        return "; ".join(parts)
+
+    def secure_for(self, scope: Scope, base_url: str | None) -> bool:
+        return self._secure if self._secure is not None else is_https(scope, base_url)
+
+    def set(
+        self, name: str, value: str, *, max_age: int, secure: bool, samesite: str | None = None
+    ) -> tuple[bytes, bytes]:
+        return (
+            b"set-cookie",
+            f"{name}={value}; {self._attrs(max(0, max_age), secure, samesite)}".encode("latin-1"),
+        )
+
+    def delete(self, name: str, *, secure: bool) -> tuple[bytes, bytes]:
+        return (
+            b"set-cookie",
+            f'{name}=""; expires=Thu, 01 Jan 1970 00:00:00 GMT; {self._attrs(0, secure, None)}'.encode(
+                "latin-1"
+            ),
+        )
+
+
+async def send_response(
+    send: Send,
+    status: int,
+    body: bytes = b"",
+    *,
+    content_type: bytes | None = None,
+    headers: Iterable[tuple[bytes, bytes]] = (),
+) -> None:
+    raw_headers = [*NO_STORE, *headers]
+    if content_type:
+        raw_headers.append((b"content-type", content_type))
+    raw_headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def redirect(
+    send: Send, location: str, *, status: int = 302, headers: Iterable[tuple[bytes, bytes]] = ()
+) -> None:
+    await send_response(send, status, headers=[(b"location", location.encode("latin-1")), *headers])
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}}
+code{{background:#f3f3f3;padding:.1rem .3rem}}</style></head>
+<body><h1>{title}</h1><p>{message}</p><p><code>{code}</code></p>{link}</body></html>"""
+
+_TITLES = {
+    400: "Sign-in failed",
+    401: "Not signed in",
+    403: "Access denied",
+    502: "Provider error",
+    503: "Service unavailable",
+    504: "Provider timeout",
+}
+
+
+def wants_json(scope: Scope) -> bool:
+    accept = header(scope, b"accept") or ""
+    return "application/json" in accept and "text/html" not in accept
+
+
+def error_body(scope: Scope, exc: LogtoError, *, link: tuple[str, str] | None = None) -> tuple[bytes, bytes]:
+    """A body and content type for ``exc``: JSON for API clients, else a small HTML page.
+    Everything echoed is escaped."""
+    if wants_json(scope):
+        payload: dict[str, Any] = {"error": exc.error, "error_description": exc.description}
+        return json.dumps(payload).encode(), b"application/json"
+    link_html = ""
+    if link is not None:
+        link_html = f'<p><a href="{html.escape(link[0])}">{html.escape(link[1])}</a></p>'
+    page = _PAGE.format(
+        title=html.escape(_TITLES.get(exc.status_code, "Error")),
+        message=html.escape(exc.description),
+        code=html.escape(exc.error),
+        link=link_html,
+    )
+    return page.encode("utf-8"), b"text/html; charset=utf-8"
+
+
+def www_authenticate(exc: LogtoError) -> list[tuple[bytes, bytes]]:
+    from .errors import InsufficientScope, NotAuthenticated
+
+    if isinstance(exc, InsufficientScope):
+        value = 'Bearer error="insufficient_scope"'
+        if exc.scopes:
+            value += f', scope="{" ".join(exc.scopes)}"'
+        return [(b"www-authenticate", value.encode("latin-1", "replace"))]
+    if isinstance(exc, NotAuthenticated):
+        return [(b"www-authenticate", b"Bearer")]
+    return []
+
+
+async def send_error(
+    scope: Scope,
+    send: Send,
+    exc: LogtoError,
+    *,
+    headers: Iterable[tuple[bytes, bytes]] = (),
+    link: tuple[str, str] | None = None,
+) -> None:
+    body, content_type = error_body(scope, exc, link=link)
+    await send_response(
+        send,
+        exc.status_code,
+        body,
+        content_type=content_type,
+        headers=[*www_authenticate(exc), *headers],
+    )
+
+
+def add_headers(message: Message, extra: list[tuple[bytes, bytes]]) -> None:
+    message["headers"] = [*message.get("headers", ()), *extra]
+
+
+def first(mapping: Mapping[str, str], name: str) -> str | None:
+    value = mapping.get(name)
+    return value if value else None

@@ -1,0 +1,238 @@
+"""``LogtoConfig``: every option of the middleware, validated once at construction."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
+
+from .errors import ConfigurationError
+from .models import ReservedResource, UserInfoScope
+from .sessions.base import SessionStore
+from .sessions.cookie import CookieStore
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["LogtoConfig"]
+
+DEFAULT_SCOPES = ("openid", "profile", "offline_access")
+MIN_SECRET_LENGTH = 32
+_SAMESITE = ("lax", "strict", "none")
+_ENV = {
+    "endpoint": "LOGTO_ENDPOINT",
+    "app_id": "LOGTO_APP_ID",
+    "app_secret": "LOGTO_APP_SECRET",
+    "cookie_secret": "LOGTO_COOKIE_SECRET",
+    "base_url": "LOGTO_BASE_URL",
+}
+
+
+def _check_url(name: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(name, f"must be an absolute http(s) URL, got {value!r}")
+    if parts.query or parts.fragment:
+        raise ConfigurationError(name, "must not contain a query string or a fragment")
+    return value.rstrip("/")
+
+
+def _check_path(name: str, value: str) -> None:
+    if not value.startswith("/") or value.startswith("//") or any(c in value for c in "?#\\"):
+        raise ConfigurationError(name, f"must be a path starting with a single '/', got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogtoConfig:
+    """Configuration of ``LogtoMiddleware``.
+
+    ``endpoint`` is the Logto endpoint (``https://your-tenant.logto.app``); discovery is
+    read from ``{endpoint}/oidc/.well-known/openid-configuration`` unless
+    ``discovery_url`` points elsewhere (any OpenID Connect provider). ``cookie_secret``
+    is one secret of at least 32 characters, or a list: the first encrypts, all decrypt
+    (rotation). Secrets never appear in ``repr``.
+    """
+
+    endpoint: str
+    app_id: str
+    app_secret: str | None = field(default=None, repr=False)
+    cookie_secret: str | Sequence[str] = field(repr=False)
+    base_url: str | None = None
+    scopes: Sequence[str] = ()
+    resources: Sequence[str] = ()
+    prompt: str | None = "consent"
+    discovery_url: str | None = None
+    sign_in_path: str = "/sign-in"
+    callback_path: str = "/callback"
+    sign_out_path: str = "/sign-out"
+    backchannel_logout_path: str | None = None
+    post_sign_in_redirect: str = "/"
+    post_sign_out_redirect: str = "/"
+    store: CookieStore | SessionStore = field(default_factory=CookieStore)
+    session_idle_timeout: float = 24 * 3600
+    session_max_age: float = 7 * 24 * 3600
+    cookie_name: str = "logto"
+    cookie_domain: str | None = None
+    cookie_path: str = "/"
+    cookie_samesite: Literal["lax", "strict", "none"] = "lax"
+    cookie_secure: bool | None = None
+    clock_skew: float = 60
+    http_timeout: float = 10
+    http_client: httpx.AsyncClient | None = field(default=None, repr=False, compare=False)
+    extra_sign_in_params: Mapping[str, str] = field(default_factory=dict)
+    max_pending_sign_ins: int = 5
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        if not isinstance(self.app_id, str) or not self.app_id.strip():
+            raise ConfigurationError("app_id", "is required (the App ID from the Logto Console)")
+        set_(self, "endpoint", _check_url("endpoint", self.endpoint))
+        if self.base_url is not None:
+            set_(self, "base_url", _check_url("base_url", self.base_url))
+        if self.discovery_url is not None:
+            _check_url("discovery_url", self.discovery_url)
+        if self.app_secret == "":
+            set_(self, "app_secret", None)
+        secrets = [self.cookie_secret] if isinstance(self.cookie_secret, str) else list(self.cookie_secret)
+        if not secrets:
+            raise ConfigurationError("cookie_secret", "needs at least one secret")
+        for secret in secrets:
+            if not isinstance(secret, str) or len(secret) < MIN_SECRET_LENGTH:
+                raise ConfigurationError(
+                    "cookie_secret",
+                    f"each secret must be a string of at least {MIN_SECRET_LENGTH} characters "
+                    "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')",
+                )
+        set_(self, "cookie_secret", tuple(secrets))
+        samesite = str(self.cookie_samesite).lower()
+        if samesite not in _SAMESITE:
+            raise ConfigurationError(
+                "cookie_samesite",
+                f"must be one of 'lax', 'strict', 'none', got {self.cookie_samesite!r}",
+            )
+        set_(self, "cookie_samesite", samesite)
+        if samesite == "none" and self.cookie_secure is False:
+            raise ConfigurationError("cookie_secure", "SameSite=None cookies must be Secure")
+        if not self.cookie_name or not all(c.isalnum() or c in "_-" for c in self.cookie_name):
+            raise ConfigurationError("cookie_name", "use letters, digits, '_' and '-' only")
+        for name in ("sign_in_path", "callback_path", "sign_out_path", "cookie_path"):
+            _check_path(name, getattr(self, name))
+        if self.backchannel_logout_path is not None:
+            _check_path("backchannel_logout_path", self.backchannel_logout_path)
+            if isinstance(self.store, CookieStore):
+                raise ConfigurationError(
+                    "backchannel_logout_path",
+                    "back-channel logout needs a server-side store (MemoryStore, RedisStore or "
+                    "your own SessionStore): cookie sessions cannot be ended from the server",
+                )
+        paths = [self.sign_in_path, self.callback_path, self.sign_out_path]
+        if self.backchannel_logout_path:
+            paths.append(self.backchannel_logout_path)
+        if len(set(paths)) != len(paths):
+            raise ConfigurationError("sign_in_path", "the auth paths must all differ")
+        for name in ("post_sign_in_redirect", "post_sign_out_redirect"):
+            value = getattr(self, name)
+            if not value.startswith("/"):
+                _check_url(name, value)
+        if not isinstance(self.store, (CookieStore, SessionStore)):
+            raise ConfigurationError(
+                "store", "must be CookieStore(), MemoryStore(), RedisStore(...) or a SessionStore"
+            )
+        for name in ("session_idle_timeout", "session_max_age", "http_timeout"):
+            if not getattr(self, name) > 0:
+                raise ConfigurationError(name, "must be a positive number of seconds")
+        if self.session_idle_timeout > self.session_max_age:
+            raise ConfigurationError("session_idle_timeout", "cannot be longer than session_max_age")
+        if not 0 <= self.clock_skew <= 600:
+            raise ConfigurationError("clock_skew", "must be between 0 and 600 seconds")
+        if not 1 <= self.max_pending_sign_ins <= 20:
+            raise ConfigurationError("max_pending_sign_ins", "must be between 1 and 20")
+        for name in ("scopes", "resources"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                raise ConfigurationError(name, "must be a list of strings, not one string")
+            set_(self, name, tuple(str(v.value if hasattr(v, "value") else v) for v in value))
+        for resource in self.resources:
+            if not resource or " " in resource:
+                raise ConfigurationError("resources", f"invalid resource indicator {resource!r}")
+        reserved = [k for k in self.extra_sign_in_params if k in _RESERVED_PARAMS]
+        if reserved:
+            raise ConfigurationError(
+                "extra_sign_in_params", f"cannot override protocol parameters {sorted(reserved)}"
+            )
+        set_(self, "extra_sign_in_params", dict(self.extra_sign_in_params))
+
+    # Derived values -------------------------------------------------------------------
+
+    @property
+    def cookie_secrets(self) -> tuple[str, ...]:
+        """The cookie secrets as a tuple, newest first."""
+        return tuple(self.cookie_secret)
+
+    @property
+    def issuer(self) -> str:
+        """The issuer expected for a Logto endpoint (``{endpoint}/oidc``)."""
+        return f"{self.endpoint}/oidc"
+
+    @property
+    def metadata_url(self) -> str:
+        """Where discovery is read from."""
+        return self.discovery_url or f"{self.issuer}/.well-known/openid-configuration"
+
+    @property
+    def all_scopes(self) -> tuple[str, ...]:
+        """Scopes sent with the authorization request: the defaults, then the configured."""
+        return tuple(dict.fromkeys((*DEFAULT_SCOPES, *self.scopes)))
+
+    @property
+    def all_resources(self) -> tuple[str, ...]:
+        """Resources sent with the authorization request (organizations added when needed)."""
+        resources = list(self.resources)
+        if UserInfoScope.organizations.value in self.scopes:
+            resources.append(ReservedResource.organizations.value)
+        return tuple(dict.fromkeys(resources))
+
+    @property
+    def is_public_client(self) -> bool:
+        return self.app_secret is None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> LogtoConfig:
+        """Build a configuration from ``LOGTO_ENDPOINT``, ``LOGTO_APP_ID``,
+        ``LOGTO_APP_SECRET``, ``LOGTO_COOKIE_SECRET`` and ``LOGTO_BASE_URL``; keyword
+        arguments override or complete them."""
+        source = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for name, variable in _ENV.items():
+            if source.get(variable):
+                values[name] = source[variable]
+        values.update(overrides)
+        for name in ("endpoint", "app_id", "cookie_secret"):
+            if name not in values:
+                raise ConfigurationError(name, f"is required: set {_ENV[name]} or pass {name}=")
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> LogtoConfig:
+        """A copy with some options changed (validated again)."""
+        return replace(self, **changes)
+
+    @staticmethod
+    def option_names() -> list[str]:
+        return [f.name for f in fields(LogtoConfig)]
+
+
+_RESERVED_PARAMS = frozenset(
+    {
+        "client_id",
+        "redirect_uri",
+        "response_type",
+        "scope",
+        "state",
+        "nonce",
+        "code_challenge",
+        "code_challenge_method",
+        "resource",
+    }
+)

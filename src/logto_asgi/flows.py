@@ -1,0 +1,193 @@
+"""The OAuth 2.0 / OpenID Connect protocol steps, without I/O.
+
+Builders return URLs and form parameters; parsers turn provider JSON into typed values
+or raise. ``routes`` and ``context`` drive them through ``ProviderClient``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlencode
+
+from .config import LogtoConfig
+from .errors import ProviderError
+from .provider import ProviderMetadata
+
+#: Query parameters of the sign-in route forwarded to Logto, with the values accepted.
+INTERACTION_MODES = ("signIn", "signUp")
+FIRST_SCREENS = (
+    "sign_in",
+    "register",
+    "reset_password",
+    "identifier:sign_in",
+    "identifier:register",
+    "single_sign_on",
+)
+_DIRECT_SIGN_IN = re.compile(r"^(social|sso):[A-Za-z0-9._-]{1,128}$")
+_MAX_RETURN_TO = 2048
+
+
+def pkce_challenge(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def new_secret() -> str:
+    """A fresh random value for state and nonce (256 bits)."""
+    return secrets.token_urlsafe(32)
+
+
+def new_verifier() -> str:
+    """A PKCE code verifier (RFC 7636: 43 to 128 characters; 86 here)."""
+    return secrets.token_urlsafe(64)
+
+
+def safe_return_to(value: str | None) -> str | None:
+    """``value`` if it is a same-origin relative path, else ``None``.
+
+    Refused: absolute and scheme-relative URLs (``//evil``), backslashes (browsers read
+    ``/\\evil`` as ``//evil``), control characters and whitespace, and the same tricks
+    hidden behind percent-encoding.
+    """
+    if not value or len(value) > _MAX_RETURN_TO or not value.isprintable():
+        return None
+    decoded = value
+    for _ in range(3):  # undo nested encodings such as %252F
+        step = unquote(decoded)
+        if step == decoded:
+            break
+        decoded = step
+    for candidate in (value, decoded):
+        if not candidate.startswith("/") or candidate.startswith("//"):
+            return None
+        if "\\" in candidate or any(ord(c) < 0x21 or ord(c) == 0x7F for c in candidate):
+            return None
+    return value
+
+
+def sign_in_extras(query: Mapping[str, str]) -> dict[str, str]:
+    """The Logto sign-in options found in the sign-in route's query; others are dropped."""
+    extras: dict[str, str] = {}
+    mode = query.get("interaction_mode")
+    if mode in INTERACTION_MODES:
+        extras["interaction_mode"] = mode
+    screen = query.get("first_screen")
+    if screen in FIRST_SCREENS:
+        extras["first_screen"] = screen
+    hint = query.get("login_hint")
+    if hint and len(hint) <= 256 and hint.isprintable():
+        extras["login_hint"] = hint
+    direct = query.get("direct_sign_in")
+    if direct and _DIRECT_SIGN_IN.match(direct):
+        extras["direct_sign_in"] = direct
+    return extras
+
+
+def authorization_url(
+    metadata: ProviderMetadata,
+    config: LogtoConfig,
+    *,
+    redirect_uri: str,
+    state: str,
+    nonce: str,
+    verifier: str,
+    extras: Mapping[str, str],
+) -> str:
+    params: list[tuple[str, str]] = [
+        ("client_id", config.app_id),
+        ("redirect_uri", redirect_uri),
+        ("response_type", "code"),
+        ("scope", " ".join(config.all_scopes)),
+        ("state", state),
+        ("nonce", nonce),
+        ("code_challenge", pkce_challenge(verifier)),
+        ("code_challenge_method", "S256"),
+    ]
+    if config.prompt:
+        params.append(("prompt", config.prompt))
+    params.extend(("resource", resource) for resource in config.all_resources)
+    params.extend(config.extra_sign_in_params.items())
+    params.extend(extras.items())
+    separator = "&" if "?" in metadata.authorization_endpoint else "?"
+    return f"{metadata.authorization_endpoint}{separator}{urlencode(params)}"
+
+
+def code_exchange_params(*, code: str, redirect_uri: str, verifier: str) -> dict[str, str]:
+    return {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": redirect_uri,
+        "code_verifier": verifier,
+    }
+
+
+def refresh_params(
+    refresh_token: str, *, resource: str | None = None, organization_id: str | None = None
+) -> dict[str, str]:
+    params = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+    if resource:
+        params["resource"] = resource
+    if organization_id:
+        params["organization_id"] = organization_id
+    return params
+
+
+def end_session_url(
+    metadata: ProviderMetadata,
+    *,
+    client_id: str,
+    id_token: str | None,
+    post_logout_redirect_uri: str,
+) -> str | None:
+    if not metadata.end_session_endpoint:
+        return None
+    params = {"client_id": client_id, "post_logout_redirect_uri": post_logout_redirect_uri}
+    if id_token:
+        params["id_token_hint"] = id_token
+    separator = "&" if "?" in metadata.end_session_endpoint else "?"
+    return f"{metadata.end_session_endpoint}{separator}{urlencode(params)}"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenResponse:
+    """A successful token endpoint answer."""
+
+    access_token: str
+    expires_at: float
+    scope: str | None
+    id_token: str | None
+    refresh_token: str | None
+
+
+def parse_token_response(body: Mapping[str, Any], *, now: float) -> TokenResponse:
+    access_token = body.get("access_token")
+    if not isinstance(access_token, str) or not access_token:
+        raise ProviderError("the token response has no access_token")
+    token_type = body.get("token_type", "Bearer")
+    if not isinstance(token_type, str) or token_type.lower() not in ("bearer", "dpop"):
+        raise ProviderError("the token response has an unknown token_type")
+    expires_in = body.get("expires_in", 3600)
+    if isinstance(expires_in, bool) or not isinstance(expires_in, (int, float)) or expires_in < 0:
+        raise ProviderError("the token response has an invalid expires_in")
+
+    def optional(name: str) -> str | None:
+        value = body.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise ProviderError(f"the token response's {name} is not a string")
+        return value
+
+    return TokenResponse(
+        access_token=access_token,
+        expires_at=now + float(expires_in),
+        scope=optional("scope"),
+        id_token=optional("id_token"),
+        refresh_token=optional("refresh_token"),
+    )

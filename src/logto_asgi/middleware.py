@@ -1,0 +1,225 @@
+"""``LogtoMiddleware``: answers the auth paths, reads the session of every other request
+and puts the user and a ``LogtoContext`` in the scope.
+
+Pure ASGI: per-request state lives in closures, headers are touched only on
+``http.response.start``, lifespan passes through (with our startup check and the HTTP
+client closed at shutdown), and anything it does not handle goes to the app untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ._http import NO_STORE, add_headers, error_body, request_cookies, send_error, www_authenticate
+from .config import LogtoConfig
+from .context import LogtoContext, _current
+from .core import LogtoCore
+from .errors import LogtoError, NotAuthenticated
+from .models import IdTokenClaims
+from .routes import AuthRoutes
+from .sessions._backends import is_expired
+from .sessions.base import Session
+
+logger = logging.getLogger("logto_asgi")
+
+_ANONYMOUS = UnauthenticatedUser()
+
+
+class LogtoUser(BaseUser):
+    """Starlette's ``request.user`` for a signed-in request."""
+
+    __slots__ = ("claims",)
+
+    def __init__(self, claims: IdTokenClaims) -> None:
+        self.claims = claims
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        c = self.claims
+        return str(c.name or c.username or c.email or c.sub or "")
+
+    @property
+    def identity(self) -> str:
+        return str(self.claims.sub)
+
+
+class LogtoMiddleware:
+    """Sign-in with Logto (or any OpenID Connect provider) for any ASGI app.
+
+    ``LogtoMiddleware(app, config=LogtoConfig(...))`` or
+    ``app.add_middleware(LogtoMiddleware, config=config)``.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        config: LogtoConfig | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if config is None:
+            config = LogtoConfig.from_env()
+        self.app = app
+        self.config = config
+        self.core = LogtoCore(config, clock=clock)
+        self._routes = AuthRoutes(self.core)
+        self._paths = self._routes.paths
+        self._cookie_marker = config.cookie_name.encode("latin-1")
+        _install_error_handler(app)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            route = self._paths.get(scope["path"])
+            if route is not None:
+                await route(scope, receive, send)
+                return
+        elif kind == "lifespan":
+            await self._lifespan(scope, receive, send)
+            return
+        elif kind != "websocket":
+            await self.app(scope, receive, send)
+            return
+        await self._serve(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        core = self.core
+        session: Session | None = None
+        cookies: dict[str, str] = {}
+        stale = False
+        renew = False
+        for name, value in scope["headers"]:
+            if name == b"cookie" and self._cookie_marker in value:
+                cookies = request_cookies(scope)
+                break
+        if cookies and core.backend.present(cookies):
+            try:
+                session = await core.backend.load(cookies)
+            except LogtoError as exc:  # the store is down: say so, keep the cookie
+                if scope["type"] == "http":
+                    await send_error(scope, send, exc)
+                else:
+                    await send({"type": "websocket.close", "code": 1011})
+                return
+            now = core.clock()
+            if session is None:
+                stale = True
+            elif is_expired(session, now=now, idle_timeout=core.config.session_idle_timeout):
+                session, stale = None, True
+            else:
+                renew = now - session.updated_at >= core.renew_after
+
+        ctx = LogtoContext(core, scope, session)
+        state = scope.get("state")
+        if state is None:
+            state = scope["state"] = {}
+        state["user"] = ctx.user
+        state["logto"] = ctx
+        if session is not None:
+            scope["user"] = LogtoUser(ctx.user)  # type: ignore[arg-type]
+            scope["auth"] = AuthCredentials(sorted(session.scopes))
+        else:
+            scope["user"] = _ANONYMOUS
+            scope["auth"] = AuthCredentials()
+
+        started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                extra = await self._session_headers(scope, ctx, cookies, stale=stale, renew=renew)
+                if extra:
+                    add_headers(message, extra)
+            await send(message)
+
+        token = _current.set(ctx)
+        try:
+            await self.app(scope, receive, send_wrapper if scope["type"] == "http" else send)
+        except LogtoError as exc:
+            if started or scope["type"] != "http":
+                raise
+            await send_error(scope, send_wrapper, exc)
+        finally:
+            _current.reset(token)
+
+    async def _session_headers(
+        self, scope: Scope, ctx: LogtoContext, cookies: dict[str, str], *, stale: bool, renew: bool
+    ) -> list[tuple[bytes, bytes]]:
+        core = self.core
+        secure = core.jar.secure_for(scope, core.config.base_url)
+        if ctx.ended or (stale and ctx.session is None):
+            return await core.backend.delete(ctx.session, cookies, secure=secure)
+        session = ctx.session
+        if session is not None and (ctx.changed or renew):
+            now = core.clock()
+            session.updated_at = int(now)
+            return await core.backend.save(session, cookies, now=now, secure=secure)
+        return []
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def receive_wrapper() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self._startup_check()
+            return message
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                await self.core.aclose()
+            await send(message)
+
+        await self.app(scope, receive_wrapper, send_wrapper)
+
+    async def _startup_check(self) -> None:
+        """Fetch discovery once at startup so a wrong endpoint shows up in the logs now,
+        not at the first user's sign-in."""
+        try:
+            metadata = await self.core.provider.metadata()
+        except LogtoError as exc:
+            logger.error("logto-asgi startup check: %s", exc.description)
+            return
+        logger.info("logto-asgi ready: issuer %s", metadata.issuer)
+
+
+def _install_error_handler(app: Any) -> None:
+    """Let a LogtoError raised in a handler become its own response inside frameworks
+    that turn unknown exceptions into 500 pages before they reach us."""
+    if hasattr(app, "add_exception_handler") and hasattr(app, "exception_handlers"):
+        from starlette.requests import Request
+        from starlette.responses import Response
+
+        async def handle(request: Request, exc: Exception) -> Response:
+            assert isinstance(exc, LogtoError)
+            body, content_type = error_body(request.scope, exc)
+            headers = {k.decode(): v.decode() for k, v in [*NO_STORE, *www_authenticate(exc)]}
+            return Response(
+                body, status_code=exc.status_code, media_type=content_type.decode(), headers=headers
+            )
+
+        if LogtoError not in app.exception_handlers:
+            app.add_exception_handler(LogtoError, handle)
+    elif hasattr(app, "register_error_handler") and hasattr(app, "error_handler_spec"):
+
+        async def handle_quart(exc: LogtoError) -> tuple[bytes, int, dict[str, str]]:
+            ctx = _current.get()
+            scope = ctx._scope if ctx is not None else {"headers": []}
+            body, content_type = error_body(scope, exc)
+            headers = {k.decode(): v.decode() for k, v in [*NO_STORE, *www_authenticate(exc)]}
+            headers["content-type"] = content_type.decode()
+            return body, exc.status_code, headers
+
+        app.register_error_handler(LogtoError, handle_quart)
+
+
+__all__ = ["LogtoMiddleware", "LogtoUser", "NotAuthenticated"]

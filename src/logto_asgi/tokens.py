@@ -1,0 +1,186 @@
+"""Validation of ID tokens, JWT access tokens and logout tokens.
+
+The signature is checked first (joserfc, algorithm allowlist, keys from the provider's
+JWKS), then each claim on its own so a failure names the check that failed. The clock
+and the leeway are injected; nothing here reads the wall clock itself.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from joserfc import jws
+from joserfc.errors import JoseError
+
+from ._crypto import InvalidToken, b64url_decode
+from .errors import TokenValidationError
+from .provider import ProviderClient
+
+#: Asymmetric algorithms only: never ``none``, never HMAC (a public key is not a secret).
+ALLOWED_ALGORITHMS = ("ES256", "ES384", "ES512", "RS256", "PS256", "EdDSA")
+MAX_TOKEN_LENGTH = 16_384
+BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+
+
+def _fail(check: str, description: str) -> TokenValidationError:
+    return TokenValidationError(description, check=check)
+
+
+def read_header(token: str) -> dict[str, Any]:
+    """The JOSE header of a compact JWS, without trusting anything in it."""
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
+        raise _fail("format", "the token is not a compact JWS")
+    try:
+        header = json.loads(b64url_decode(token.split(".", 1)[0]))
+    except (InvalidToken, ValueError) as exc:
+        raise _fail("format", "the token header is not base64url JSON") from exc
+    if not isinstance(header, dict):
+        raise _fail("format", "the token header is not a JSON object")
+    return header
+
+
+def unverified_claims(token: str) -> dict[str, Any]:
+    """The payload of a compact JWS, *not verified* — only for tokens we validated
+    ourselves earlier (e.g. reading our own session)."""
+    try:
+        claims = json.loads(b64url_decode(token.split(".")[1]))
+    except (IndexError, InvalidToken, ValueError) as exc:
+        raise _fail("format", "the token payload is not base64url JSON") from exc
+    if not isinstance(claims, dict):
+        raise _fail("format", "the token payload is not a JSON object")
+    return claims
+
+
+async def verify_signature(token: str, provider: ProviderClient) -> dict[str, Any]:
+    """Check the signature against the provider's keys; return the payload's claims."""
+    header = read_header(token)
+    alg = header.get("alg")
+    if alg not in ALLOWED_ALGORITHMS:
+        raise _fail("alg", f"the signing algorithm {alg!r} is not allowed")
+    kid = header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise _fail("kid", "the 'kid' header is not a string")
+    candidates = await provider.signing_keys(kid)
+    for key in candidates:
+        try:
+            signature = jws.deserialize_compact(token, key, algorithms=[alg])
+        except JoseError:
+            continue
+        except (ValueError, TypeError):  # key type and algorithm do not match
+            continue
+        try:
+            claims = json.loads(signature.payload)
+        except ValueError as exc:
+            raise _fail("format", "the token payload is not JSON") from exc
+        if not isinstance(claims, dict):
+            raise _fail("format", "the token payload is not a JSON object")
+        return claims
+    if kid is not None and not candidates:
+        raise _fail("signature", "the token is signed with a key the provider does not publish")
+    raise _fail("signature", "the token signature is invalid")
+
+
+def _number(claims: Mapping[str, Any], name: str) -> float:
+    value = claims.get(name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _fail(name, f"the '{name}' claim is missing or not a number")
+    return float(value)
+
+
+def check_time(claims: Mapping[str, Any], *, now: float, leeway: float, require_iat: bool = True) -> None:
+    if _number(claims, "exp") < now - leeway:
+        raise _fail("exp", "the token has expired")
+    if require_iat or "iat" in claims:
+        if _number(claims, "iat") > now + leeway:
+            raise _fail("iat", "the token was issued in the future (check the server clocks)")
+    if "nbf" in claims and _number(claims, "nbf") > now + leeway:
+        raise _fail("nbf", "the token is not valid yet")
+
+
+def _audiences(claims: Mapping[str, Any]) -> list[str]:
+    aud = claims.get("aud")
+    if isinstance(aud, str):
+        return [aud]
+    if isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud):
+        return aud
+    raise _fail("aud", "the 'aud' claim is missing or malformed")
+
+
+def check_issuer(claims: Mapping[str, Any], issuer: str) -> None:
+    iss = claims.get("iss")
+    if not isinstance(iss, str) or not hmac.compare_digest(iss.encode(), issuer.encode()):
+        raise _fail("iss", "the token was not issued by the configured provider")
+
+
+def check_id_token(
+    claims: Mapping[str, Any],
+    *,
+    issuer: str,
+    client_id: str,
+    nonce: str | None,
+    now: float,
+    leeway: float,
+) -> None:
+    """OpenID Connect Core 3.1.3.7 checks on verified ID token claims."""
+    check_issuer(claims, issuer)
+    audiences = _audiences(claims)
+    if client_id not in audiences:
+        raise _fail("aud", "the ID token is not meant for this application")
+    azp = claims.get("azp")
+    if len(audiences) > 1 and azp is None:
+        raise _fail("azp", "the ID token has several audiences but no 'azp'")
+    if azp is not None and azp != client_id:
+        raise _fail("azp", "the ID token's authorized party is another application")
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise _fail("sub", "the ID token has no subject")
+    check_time(claims, now=now, leeway=leeway)
+    if nonce is not None:
+        sent = claims.get("nonce")
+        if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), nonce.encode()):
+            raise _fail("nonce", "the ID token's nonce does not match this sign-in")
+
+
+def check_access_token(
+    claims: Mapping[str, Any],
+    *,
+    issuer: str,
+    audience: str | Iterable[str] | None,
+    now: float,
+    leeway: float,
+) -> None:
+    """RFC 9068 checks on verified JWT access token claims."""
+    check_issuer(claims, issuer)
+    if audience is not None:
+        wanted = {audience} if isinstance(audience, str) else set(audience)
+        if not wanted.intersection(_audiences(claims)):
+            raise _fail("aud", "the access token is not meant for this resource")
+    check_time(claims, now=now, leeway=leeway, require_iat=False)
+
+
+def check_logout_token(
+    claims: Mapping[str, Any], *, issuer: str, client_id: str, now: float, leeway: float
+) -> None:
+    """OIDC Back-Channel Logout 1.0, 2.6."""
+    check_issuer(claims, issuer)
+    if client_id not in _audiences(claims):
+        raise _fail("aud", "the logout token is not meant for this application")
+    _number(claims, "iat")
+    if "exp" in claims:
+        check_time(claims, now=now, leeway=leeway)
+    elif _number(claims, "iat") > now + leeway:
+        raise _fail("iat", "the logout token was issued in the future")
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not jti:
+        raise _fail("jti", "the logout token has no 'jti'")
+    events = claims.get("events")
+    if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_EVENT), dict):
+        raise _fail("events", "the logout token has no back-channel logout event")
+    if "nonce" in claims:
+        raise _fail("nonce", "a logout token must not contain a nonce")
+    sub, sid = claims.get("sub"), claims.get("sid")
+    if not (isinstance(sub, str) and sub) and not (isinstance(sid, str) and sid):
+        raise _fail("sub", "the logout token names neither 'sub' nor 'sid'")
