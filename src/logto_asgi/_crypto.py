@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 _SALT = b"logto-asgi/v1"
 _B64_DECODE = bytes.maketrans(b"-_", b"+/")
+_B64URL_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
 class InvalidToken(Exception):
@@ -37,6 +38,8 @@ def b64url_encode(data: bytes) -> str:
 def b64url_decode(data: str) -> bytes:
     """Decode unpadded base64url; raise ``InvalidToken`` on anything else."""
     raw = data.encode("ascii", "strict") if data.isascii() else b"!"
+    if raw.translate(None, _B64URL_ALPHABET):
+        raise InvalidToken("not base64url")
     try:
         return binascii.a2b_base64(raw.translate(_B64_DECODE) + b"=" * (-len(raw) % 4), strict_mode=True)
     except (binascii.Error, ValueError) as exc:

@@ -63,10 +63,12 @@ def safe_return_to(value: str | None) -> str | None:
         if step == decoded:
             break
         decoded = step
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in value):
+        return None
     for candidate in (value, decoded):
         if not candidate.startswith("/") or candidate.startswith("//"):
             return None
-        if "\\" in candidate or any(ord(c) < 0x21 or ord(c) == 0x7F for c in candidate):
+        if "\\" in candidate or any(ord(c) < 0x20 or ord(c) == 0x7F for c in candidate):
             return None
     return value
 

@@ -72,7 +72,7 @@ class Session:
             "c": self.claims,
             "s": self.scope,
             "t": [self.created_at, self.updated_at, self.expires_at],
-            "a": {k: [t.token, t.expires_at, t.scope] for k, t in self.access_tokens.items()},
+            "a": {k: [t.token, int(t.expires_at), t.scope] for k, t in self.access_tokens.items()},
         }
         if self.refresh_token:
             data["r"] = self.refresh_token

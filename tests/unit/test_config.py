@@ -1,0 +1,96 @@
+"""Configuration is validated at construction and errors name the field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from logto_asgi import ConfigurationError, LogtoConfig, MemoryStore, UserInfoScope
+
+GOOD: dict[str, Any] = {
+    "endpoint": "https://tenant.logto.app",
+    "app_id": "app",
+    "app_secret": "secret",
+    "cookie_secret": "c" * 32,
+}
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"cookie_secret": "short"}, "cookie_secret"),
+        ({"cookie_secret": []}, "cookie_secret"),
+        ({"cookie_secret": ["c" * 32, "short"]}, "cookie_secret"),
+        ({"endpoint": "tenant.logto.app"}, "endpoint"),
+        ({"endpoint": "ftp://tenant.logto.app"}, "endpoint"),
+        ({"endpoint": "https://tenant.logto.app/?x=1"}, "endpoint"),
+        ({"base_url": "localhost:3000"}, "base_url"),
+        ({"cookie_samesite": "sideways"}, "cookie_samesite"),
+        ({"cookie_samesite": "none", "cookie_secure": False}, "cookie_secure"),
+        ({"app_id": ""}, "app_id"),
+        ({"sign_in_path": "sign-in"}, "sign_in_path"),
+        ({"callback_path": "//evil"}, "callback_path"),
+        ({"sign_out_path": "/sign-in"}, "sign_in_path"),
+        ({"session_idle_timeout": 0}, "session_idle_timeout"),
+        ({"session_idle_timeout": 10, "session_max_age": 5}, "session_idle_timeout"),
+        ({"scopes": "email"}, "scopes"),
+        ({"resources": ["has space"]}, "resources"),
+        ({"backchannel_logout_path": "/bcl"}, "backchannel_logout_path"),
+        ({"extra_sign_in_params": {"state": "x"}}, "extra_sign_in_params"),
+        ({"post_sign_in_redirect": "evil.example"}, "post_sign_in_redirect"),
+        ({"cookie_name": "bad name;"}, "cookie_name"),
+        ({"store": object()}, "store"),
+    ],
+)
+def test_bad_option_names_its_field(changes: dict[str, Any], field: str) -> None:
+    """Each bad option raises ConfigurationError whose field and message name it."""
+    with pytest.raises(ConfigurationError) as info:
+        LogtoConfig(**{**GOOD, **changes})
+    assert info.value.field == field
+    assert field in str(info.value)
+
+
+def test_secrets_are_hidden_from_repr() -> None:
+    """Neither the app secret nor the cookie secret shows in repr."""
+    text = repr(LogtoConfig(**GOOD))
+    assert "secret" not in text.replace("app_secret", "").replace("cookie_secret", "") or "c" * 32 not in text
+    assert "c" * 32 not in text and "'secret'" not in text
+
+
+def test_scopes_defaults_and_organizations_resource() -> None:
+    """Defaults come first once; organizations adds its reserved resource; enums become strings."""
+    config = LogtoConfig(**GOOD, scopes=[UserInfoScope.email, "openid", UserInfoScope.organizations])
+    assert config.all_scopes == ("openid", "profile", "offline_access", "email", "urn:logto:scope:organizations")
+    assert config.all_resources == ("urn:logto:resource:organizations",)
+    assert all(type(s) is str for s in config.scopes)
+
+
+def test_backchannel_with_server_store_is_accepted() -> None:
+    """Back-channel logout is allowed once sessions live server-side."""
+    config = LogtoConfig(**GOOD, store=MemoryStore(), backchannel_logout_path="/bcl")
+    assert config.backchannel_logout_path == "/bcl"
+
+
+def test_from_env_reads_variables_and_overrides() -> None:
+    """from_env reads LOGTO_* variables; keyword arguments win."""
+    env = {
+        "LOGTO_ENDPOINT": "https://t.logto.app",
+        "LOGTO_APP_ID": "id",
+        "LOGTO_APP_SECRET": "sec",
+        "LOGTO_COOKIE_SECRET": "k" * 32,
+        "LOGTO_BASE_URL": "http://localhost:3000",
+    }
+    config = LogtoConfig.from_env(env, app_id="other")
+    assert (config.endpoint, config.app_id, config.app_secret, config.base_url) == (
+        "https://t.logto.app", "other", "sec", "http://localhost:3000",
+    )
+    with pytest.raises(ConfigurationError) as info:
+        LogtoConfig.from_env({})
+    assert "LOGTO_ENDPOINT" in str(info.value)
+
+
+def test_empty_secret_means_public_client() -> None:
+    """app_secret='' (an unset variable) is a public client, not a literal empty secret."""
+    config = LogtoConfig(**{**GOOD, "app_secret": ""})
+    assert config.app_secret is None and config.is_public_client
