@@ -103,23 +103,70 @@ class KeySet:
         return cls(by_kid=by_kid, keys=tuple(keys))
 
 
-def _expected_issuer(config: LogtoConfig) -> str | None:
-    if config.discovery_url is None:
-        return config.issuer
+def _expected_issuer(discovery_url: str | None, logto_issuer: str) -> str | None:
+    """The issuer a discovery document must name (OpenID Connect Discovery 4.3)."""
+    if discovery_url is None:
+        return logto_issuer
     suffix = "/.well-known/openid-configuration"
-    url = config.discovery_url
-    return url[: -len(suffix)] if url.endswith(suffix) else None
+    return discovery_url[: -len(suffix)] if discovery_url.endswith(suffix) else None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSettings:
+    """What ``ProviderClient`` needs to know: where discovery is, which issuer to expect,
+    and (for token calls) the client's credentials."""
+
+    metadata_url: str
+    expected_issuer: str | None
+    http_timeout: float = 10.0
+    http_client: httpx.AsyncClient | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+
+    @classmethod
+    def from_config(cls, config: LogtoConfig) -> ProviderSettings:
+        return cls(
+            metadata_url=config.metadata_url,
+            expected_issuer=_expected_issuer(config.discovery_url, config.issuer),
+            http_timeout=config.http_timeout,
+            http_client=config.http_client,
+            client_id=config.app_id,
+            client_secret=config.app_secret,
+        )
+
+    @classmethod
+    def for_endpoint(
+        cls,
+        endpoint: str,
+        *,
+        discovery_url: str | None = None,
+        http_timeout: float = 10.0,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> ProviderSettings:
+        """Settings for a Logto ``endpoint`` (issuer ``{endpoint}/oidc``) or any provider's
+        ``discovery_url``, without client credentials (token validation only)."""
+        issuer = f"{endpoint.rstrip('/')}/oidc"
+        return cls(
+            metadata_url=discovery_url or f"{issuer}/.well-known/openid-configuration",
+            expected_issuer=_expected_issuer(discovery_url, issuer),
+            http_timeout=http_timeout,
+            http_client=http_client,
+        )
 
 
 class ProviderClient:
-    """Discovery, keys and endpoint calls for one configuration."""
+    """Discovery, keys and endpoint calls for one provider (and one client)."""
 
-    def __init__(self, config: LogtoConfig, *, clock: Callable[[], float] = time.time) -> None:
-        self._config = config
+    def __init__(
+        self, settings: ProviderSettings | LogtoConfig, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        if isinstance(settings, LogtoConfig):
+            settings = ProviderSettings.from_config(settings)
+        self._settings = settings
         self._clock = clock
-        self._owns_http = config.http_client is None
-        self._http = config.http_client or httpx.AsyncClient(
-            timeout=httpx.Timeout(config.http_timeout),
+        self._owns_http = settings.http_client is None
+        self._http = settings.http_client or httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.http_timeout),
             headers={"User-Agent": f"logto-asgi/{__version__}"},
             follow_redirects=False,
         )
@@ -129,7 +176,7 @@ class ProviderClient:
         self._keys: KeySet | None = None
         self._keys_at = 0.0
         self._keys_lock = anyio.Lock()
-        self.expected_issuer = _expected_issuer(config)
+        self.expected_issuer = settings.expected_issuer
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -178,7 +225,7 @@ class ProviderClient:
             cached = self._metadata
             if cached is not None and self._clock() - self._metadata_at < METADATA_TTL:
                 return cached
-            metadata = ProviderMetadata.parse(await self._get_json("discovery", self._config.metadata_url))
+            metadata = ProviderMetadata.parse(await self._get_json("discovery", self._settings.metadata_url))
             if self.expected_issuer is not None and metadata.issuer != self.expected_issuer:
                 raise ProviderError(
                     f"the discovery document's issuer {metadata.issuer!r} is not the expected "
@@ -221,14 +268,16 @@ class ProviderClient:
     # Endpoints ---------------------------------------------------------------------
 
     def _client_auth(self, data: dict[str, str]) -> httpx.BasicAuth | None:
-        config = self._config
-        if config.app_secret is None:
-            data["client_id"] = config.app_id
+        settings = self._settings
+        if settings.client_id is None:
+            raise ProviderError("no client credentials configured for token requests")
+        if settings.client_secret is None:
+            data["client_id"] = settings.client_id
             return None
         # client_secret_basic: RFC 6749 2.3.1 asks for form-encoding before base64.
         from urllib.parse import quote
 
-        return httpx.BasicAuth(quote(config.app_id, safe=""), quote(config.app_secret, safe=""))
+        return httpx.BasicAuth(quote(settings.client_id, safe=""), quote(settings.client_secret, safe=""))
 
     async def token_request(self, params: Mapping[str, str], *, what: str) -> dict[str, Any]:
         """POST to the token endpoint; ``AuthorizationError`` for a 4xx OAuth error."""
@@ -296,7 +345,7 @@ class ProviderClient:
             data = {"token": token, "token_type_hint": hint}
             auth = self._client_auth(data)
             endpoint = metadata.revocation_endpoint
-            with anyio.fail_after(min(self._config.http_timeout, 5)):
+            with anyio.fail_after(min(self._settings.http_timeout, 5)):
                 response = await self._http.post(
                     endpoint, data=data, auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT
                 )
