@@ -210,10 +210,24 @@ class LogtoContext:
             fresh.refresh_token = tokens.refresh_token or refresh_token
             fresh.access_tokens[token_key(resource, organization_id)] = core.cached_token(tokens, now=now)
             if tokens.id_token:
-                claims = await core.validate_id_token(
-                    tokens.id_token, nonce=None, expected_sub=str(session.claims["sub"])
-                )
-                fresh.id_token, fresh.claims = tokens.id_token, claims
+                try:
+                    claims = await core.validate_id_token(
+                        tokens.id_token, nonce=None, expected_sub=str(session.claims["sub"])
+                    )
+                except TokenValidationError as exc:
+                    if exc.check not in ("exp", "iat"):
+                        raise SessionExpired(
+                            f"the provider's refreshed ID token failed the {exc.check!r} check: "
+                            "the session was ended, sign in again"
+                        ) from exc
+                    # The refresh token is already spent: keep its successor and the new access
+                    # token, and keep the previous ID token rather than lose the session over
+                    # a clock difference.
+                    logger.warning(
+                        "refreshed ID token failed the %r check; keeping the previous one", exc.check
+                    )
+                else:
+                    fresh.id_token, fresh.claims = tokens.id_token, claims
             fresh.updated_at = int(now)
             return fresh
 

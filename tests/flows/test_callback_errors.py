@@ -45,7 +45,9 @@ async def test_callback_with_wrong_state_is_400_and_keeps_the_transaction(harnes
     assert [n for n in cookie_names(harness.client) if n.startswith("logto_tx.")]
     from support.provider import provider_login
 
-    done = await provider_login(harness.client, start.headers["location"], username="alice", password="alice-password")
+    done = await provider_login(
+        harness.client, start.headers["location"], username="alice", password="alice-password"
+    )
     assert done.headers["location"] == "/orders"
 
 
@@ -63,7 +65,11 @@ async def test_provider_error_on_callback_is_a_clear_escaped_page(harness: Harne
     state = httpx.URL(start.headers["location"]).params["state"]
     response = await harness.client.get(
         f"{APP_ORIGIN}/callback",
-        params={"error": "access_denied", "error_description": "<script>alert(1)</script> said no", "state": state},
+        params={
+            "error": "access_denied",
+            "error_description": "<script>alert(1)</script> said no",
+            "state": state,
+        },
     )
     assert response.status_code == 400
     assert "access_denied" in response.text

@@ -10,7 +10,7 @@ import pytest
 from starlette.applications import Starlette
 
 from logto_asgi import LogtoConfig, LogtoMiddleware
-from support.app import APP_ORIGIN, Harness, build_app
+from support.app import APP_ORIGIN, Harness
 from support.asgi import lifespan, websocket_session
 
 pytestmark = pytest.mark.anyio

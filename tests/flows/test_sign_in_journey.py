@@ -55,7 +55,9 @@ async def test_sign_out_ends_the_local_and_the_provider_session(
 ) -> None:
     """Sign-out clears the cookie, revokes the refresh token and ends the provider session."""
     await harness.sign_in("bob")
-    assert any(s["sub"] == "user-bob" and harness.config.app_id in s["clients"] for s in await provider.sessions())
+    assert any(
+        s["sub"] == "user-bob" and harness.config.app_id in s["clients"] for s in await provider.sessions()
+    )
     await provider.reset_counts()
     start = await harness.client.get(f"{APP_ORIGIN}/sign-out")
     assert start.status_code == 302
@@ -77,9 +79,15 @@ async def test_sign_out_ends_the_local_and_the_provider_session(
 
 async def test_home_page_like_the_guide(harness: Harness) -> None:
     """The home page shows 'Not authenticated · Sign in', then 'Authenticated · Sign out'."""
-    assert "Not authenticated · <a href='/sign-in'>Sign in</a>" in (await harness.client.get(f"{APP_ORIGIN}/")).text
+    assert (
+        "Not authenticated · <a href='/sign-in'>Sign in</a>"
+        in (await harness.client.get(f"{APP_ORIGIN}/")).text
+    )
     await harness.sign_in("alice")
-    assert "Authenticated · <a href='/sign-out'>Sign out</a>" in (await harness.client.get(f"{APP_ORIGIN}/")).text
+    assert (
+        "Authenticated · <a href='/sign-out'>Sign out</a>"
+        in (await harness.client.get(f"{APP_ORIGIN}/")).text
+    )
 
 
 async def test_two_tabs_signing_in_at_once_both_succeed(harness: Harness) -> None:
@@ -88,9 +96,13 @@ async def test_two_tabs_signing_in_at_once_both_succeed(harness: Harness) -> Non
     first = await client.get(f"{APP_ORIGIN}/sign-in", params={"return_to": "/first"})
     second = await client.get(f"{APP_ORIGIN}/sign-in", params={"return_to": "/second"})
     assert len([n for n in cookie_names(client) if n.startswith("logto_tx.")]) == 2
-    done_second = await provider_login(client, second.headers["location"], username="alice", password="alice-password")
+    done_second = await provider_login(
+        client, second.headers["location"], username="alice", password="alice-password"
+    )
     assert done_second.headers["location"] == "/second"
-    done_first = await provider_login(client, first.headers["location"], username="alice", password="alice-password")
+    done_first = await provider_login(
+        client, first.headers["location"], username="alice", password="alice-password"
+    )
     assert done_first.headers["location"] == "/first"
     assert (await client.get(f"{APP_ORIGIN}/me")).json()["user"]["sub"] == "user-alice"
     assert not [n for n in cookie_names(client) if n.startswith("logto_tx.")]
@@ -113,11 +125,18 @@ async def test_a_new_session_replaces_a_planted_cookie(harness: Harness) -> None
 
 
 async def test_sign_in_forwards_logto_parameters_only(harness: Harness) -> None:
-    """interaction_mode, first_screen, login_hint, direct_sign_in go to the provider; other query keys don't."""
+    """Logto's sign-in options reach the provider; other query keys do not."""
     response = await harness.client.get(
         f"{APP_ORIGIN}/sign-in",
-        params={"interaction_mode": "signUp", "first_screen": "register", "login_hint": "alice@example.com",
-                "direct_sign_in": "social:github", "prompt": "none", "client_id": "evil", "foo": "bar"},
+        params={
+            "interaction_mode": "signUp",
+            "first_screen": "register",
+            "login_hint": "alice@example.com",
+            "direct_sign_in": "social:github",
+            "prompt": "none",
+            "client_id": "evil",
+            "foo": "bar",
+        },
     )
     query = parse_qs(urlsplit(response.headers["location"]).query)
     assert query["interaction_mode"] == ["signUp"]
@@ -129,14 +148,18 @@ async def test_sign_in_forwards_logto_parameters_only(harness: Harness) -> None:
     assert "foo" not in query
     assert query["code_challenge_method"] == ["S256"]
     assert query["resource"] == [
-        "https://shopping.example.com/api", "https://store.example.com/api", "urn:logto:resource:organizations"
+        "https://shopping.example.com/api",
+        "https://store.example.com/api",
+        "urn:logto:resource:organizations",
     ]
     page = await harness.client.get(response.headers["location"], follow_redirects=True)
     assert "Create account" in page.text
     assert 'value="alice@example.com"' in page.text
 
 
-@pytest.mark.parametrize("return_to", ["//evil.example", "https://evil.example/x", "/\\evil.example", "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "return_to", ["//evil.example", "https://evil.example/x", "/\\evil.example", "javascript:alert(1)"]
+)
 async def test_hostile_return_to_falls_back_to_home(harness: Harness, return_to: str) -> None:
     """An off-origin return_to is replaced by post_sign_in_redirect after sign-in."""
     callback = await harness.sign_in("alice", return_to=return_to)
@@ -156,13 +179,17 @@ async def test_public_client_signs_in_without_a_secret(provider: OidcTestProvide
 
 
 async def test_warm_sign_in_costs_one_provider_request(harness: Harness, provider: OidcTestProvider) -> None:
-    """Once discovery and keys are cached, a sign-in makes exactly one call from the app: the token exchange."""
+    """Warm, a sign-in makes one call from the app to the provider: the token exchange."""
     await harness.sign_in("alice")
     await harness.client.get(f"{APP_ORIGIN}/sign-out")
     await provider.reset_counts()
     await harness.sign_in("alice", client=harness.browser())
     counts = await provider.counts()
-    app_calls = {k: v for k, v in counts.items() if k not in ("authorization", "authorization_resume", "interaction") and v}
+    app_calls = {
+        k: v
+        for k, v in counts.items()
+        if k not in ("authorization", "authorization_resume", "interaction") and v
+    }
     assert app_calls == {"token:authorization_code": 1}
 
 
@@ -198,7 +225,9 @@ async def test_client_secret_is_not_sent_for_public_clients(provider: OidcTestPr
     async def record(request: httpx.Request) -> None:
         seen.append(request)
 
-    h = await make_harness(provider, public=True, http_client=httpx.AsyncClient(event_hooks={"request": [record]}))
+    h = await make_harness(
+        provider, public=True, http_client=httpx.AsyncClient(event_hooks={"request": [record]})
+    )
     try:
         await h.sign_in("alice")
         token_requests = [r for r in seen if r.url.path.endswith("/token")]

@@ -43,8 +43,13 @@ async def me(request: Request) -> Response:
     user = request.state.user
     if user is None:
         return JSONResponse({"user": None}, status_code=401)
-    return JSONResponse({"user": user.to_dict(), "starlette_user": request.user.display_name,
-                         "scopes": sorted(request.auth.scopes)})
+    return JSONResponse(
+        {
+            "user": user.to_dict(),
+            "starlette_user": request.user.display_name,
+            "scopes": sorted(request.auth.scopes),
+        }
+    )
 
 
 async def orders(request: Request) -> Response:
@@ -66,7 +71,7 @@ async def token(request: Request) -> Response:
     org = request.query_params.get("org") or None
     value = await logto.get_access_token(resource, org)
     body: dict[str, Any] = {"token_suffix": value[-8:]}
-    if resource or org:
+    if (resource or org) and not request.query_params.get("raw"):
         body["claims"] = (await logto.get_access_token_claims(resource, org)).to_dict()
     return JSONResponse(body)
 
@@ -171,9 +176,18 @@ async def make_harness(
         "app_secret": secret,
         "cookie_secret": secrets.token_urlsafe(32),
         "base_url": APP_ORIGIN,
-        "scopes": ["email", "urn:logto:scope:organizations", "urn:logto:scope:organization_roles",
-                   "custom_data", "identities", "shopping:read", "shopping:write", "store:read",
-                   "read:members", "invite:members"],
+        "scopes": [
+            "email",
+            "urn:logto:scope:organizations",
+            "urn:logto:scope:organization_roles",
+            "custom_data",
+            "identities",
+            "shopping:read",
+            "shopping:write",
+            "store:read",
+            "read:members",
+            "invite:members",
+        ],
         "resources": [SHOPPING, STORE],
     }
     options.update(overrides)
@@ -184,3 +198,12 @@ async def make_harness(
 
 def cookie_names(client: httpx.AsyncClient) -> set[str]:
     return {cookie.name for cookie in client.cookies.jar if cookie.domain.lstrip(".") == "app.test"}
+
+
+def browser_cookies(client: httpx.AsyncClient) -> dict[str, str]:
+    """The app's cookies in a client's jar, as the middleware would read them."""
+    return {
+        c.name: c.value
+        for c in client.cookies.jar
+        if c.value is not None and c.domain.lstrip(".") == "app.test"
+    }

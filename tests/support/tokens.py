@@ -25,7 +25,7 @@ class Signer:
     """A signing key and its public JWKS."""
 
     def __init__(self, kind: str = "EC", kid: str | None = "key-1") -> None:
-        params = {"kid": kid} if kid else {}
+        params: Any = {"kid": kid} if kid else {}
         if kind == "EC":
             self.key: Any = ECKey.generate_key("P-384", parameters=params)
             self.alg = "ES384"

@@ -61,7 +61,13 @@ def test_secrets_are_hidden_from_repr() -> None:
 def test_scopes_defaults_and_organizations_resource() -> None:
     """Defaults come first once; organizations adds its reserved resource; enums become strings."""
     config = LogtoConfig(**GOOD, scopes=[UserInfoScope.email, "openid", UserInfoScope.organizations])
-    assert config.all_scopes == ("openid", "profile", "offline_access", "email", "urn:logto:scope:organizations")
+    assert config.all_scopes == (
+        "openid",
+        "profile",
+        "offline_access",
+        "email",
+        "urn:logto:scope:organizations",
+    )
     assert config.all_resources == ("urn:logto:resource:organizations",)
     assert all(type(s) is str for s in config.scopes)
 
@@ -83,7 +89,10 @@ def test_from_env_reads_variables_and_overrides() -> None:
     }
     config = LogtoConfig.from_env(env, app_id="other")
     assert (config.endpoint, config.app_id, config.app_secret, config.base_url) == (
-        "https://t.logto.app", "other", "sec", "http://localhost:3000",
+        "https://t.logto.app",
+        "other",
+        "sec",
+        "http://localhost:3000",
     )
     with pytest.raises(ConfigurationError) as info:
         LogtoConfig.from_env({})

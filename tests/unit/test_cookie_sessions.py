@@ -16,7 +16,9 @@ SECRET = "s" * 32
 
 def make_backend(secrets: list[str] | None = None, chunk_size: int = 3800) -> CookieBackend:
     config = LogtoConfig(
-        endpoint="https://id.example.com", app_id="app", cookie_secret=secrets or [SECRET],
+        endpoint="https://id.example.com",
+        app_id="app",
+        cookie_secret=secrets or [SECRET],
         store=CookieStore(chunk_size=chunk_size),
     )
     jar = CookieJar(path="/", domain=None, samesite="lax", secure=None)
