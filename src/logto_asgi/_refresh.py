@@ -13,14 +13,20 @@ A failure is shared with the callers waiting on that flight, and never remembere
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import anyio
 
-from ._crypto import fingerprint
-from .sessions.base import Session
+from ._crypto import InvalidToken, JweCodec, fingerprint
+from .errors import LogtoError, ProviderTimeout, StoreUnavailable
+from .sessions import _ops
+from .sessions.base import Session, SessionStore
+
+T = TypeVar("T")
 
 RESULT_TTL = 30.0
 
@@ -78,3 +84,74 @@ class RefreshCoordinator:
         finally:
             del self._flights[key]
             flight.done.set()
+
+
+class SharedRefreshCoordinator(RefreshCoordinator):
+    """Single-flight across processes through the session store (e.g. Redis).
+
+    Inside a process the base class still makes callers share one flight. That flight
+    then takes a short lock in the store (``add`` = SET NX with a unique token, released
+    only by its owner); the winner refreshes and leaves the result, encrypted, in the
+    store for ``result_ttl`` seconds; other instances wait for that result instead of
+    spending the refresh token again.
+    """
+
+    LOCK_TTL = 15.0
+    POLL_INTERVAL = 0.05
+
+    def __init__(
+        self,
+        store: SessionStore,
+        codec: JweCodec,
+        *,
+        clock: Callable[[], float] = time.time,
+        result_ttl: float = RESULT_TTL,
+    ) -> None:
+        super().__init__(clock=clock, result_ttl=result_ttl)
+        self._store = store
+        self._codec = codec
+
+    async def refresh(self, refresh_token: str, grant: Callable[[], Awaitable[Session]]) -> Session:
+        return await super().refresh(refresh_token, lambda: self._shared(refresh_token, grant))
+
+    async def _read(self, key: str) -> Session | None:
+        raw = await self._store_call(self._store.get(key))
+        if raw is None:
+            return None
+        try:
+            return Session.from_json(self._codec.decrypt(raw.decode("ascii")))
+        except (InvalidToken, ValueError, UnicodeDecodeError):
+            return None
+
+    @staticmethod
+    async def _store_call(call: Awaitable[T]) -> T:
+        try:
+            return await call
+        except LogtoError:
+            raise
+        except Exception as exc:
+            raise StoreUnavailable("the session store cannot be reached") from exc
+
+    async def _shared(self, refresh_token: str, grant: Callable[[], Awaitable[Session]]) -> Session:
+        handle = fingerprint(refresh_token)
+        result_key, lock_key = f"refresh:{handle}", f"refresh-lock:{handle}"
+        deadline = self._clock() + self.LOCK_TTL * 2
+        while True:
+            done = await self._read(result_key)
+            if done is not None:
+                return done
+            token = secrets.token_urlsafe(16).encode()
+            if await self._store_call(_ops.add(self._store, lock_key, token, self.LOCK_TTL)):
+                try:
+                    done = await self._read(result_key)
+                    if done is not None:
+                        return done
+                    session = await grant()
+                    sealed = self._codec.encrypt(session.to_json()).encode("ascii")
+                    await self._store_call(self._store.set(result_key, sealed, self._ttl))
+                    return session
+                finally:
+                    await self._store_call(_ops.delete_if(self._store, lock_key, token))
+            if self._clock() > deadline:
+                raise ProviderTimeout("another instance's token refresh did not finish in time")
+            await anyio.sleep(self.POLL_INTERVAL)

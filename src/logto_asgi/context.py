@@ -46,12 +46,21 @@ ORGANIZATION_AUDIENCE = "urn:logto:organization:"
 class LogtoContext:
     """Authentication state and token accessors for one request."""
 
-    __slots__ = ("_core", "_scope", "_session", "_user", "changed", "ended", "user_info")
+    __slots__ = ("_core", "_scope", "_session", "_unavailable", "_user", "changed", "ended", "user_info")
 
-    def __init__(self, core: LogtoCore, scope: Scope, session: Session | None) -> None:
+    def __init__(
+        self,
+        core: LogtoCore,
+        scope: Scope,
+        session: Session | None,
+        *,
+        unavailable: LogtoError | None = None,
+    ) -> None:
         self._core = core
         self._scope = scope
         self._session = session
+        #: Set when the session store could not be read: touching the session raises it.
+        self._unavailable = unavailable
         self._user = IdTokenClaims(session.claims) if session is not None else None
         #: True when the session changed and must be written back.
         self.changed = False
@@ -65,26 +74,32 @@ class LogtoContext:
     @property
     def is_authenticated(self) -> bool:
         """Whether the request carries a live session."""
+        if self._unavailable is not None:
+            raise self._unavailable
         return self._session is not None
 
     @property
     def user(self) -> IdTokenClaims | None:
         """The ID token claims of the signed-in user (``None`` when signed out)."""
+        if self._unavailable is not None:
+            raise self._unavailable
         return self._user
 
     @property
     def id_token(self) -> str | None:
         """The raw ID token."""
-        return self._session.id_token if self._session is not None else None
+        return self.session.id_token if self.session is not None else None
 
     @property
     def scopes(self) -> frozenset[str]:
         """Scopes granted at sign-in."""
-        return self._session.scopes if self._session is not None else frozenset()
+        return self.session.scopes if self.session is not None else frozenset()
 
     @property
     def session(self) -> Session | None:
         """The session record (tokens included): for stores and tests, not for templates."""
+        if self._unavailable is not None:
+            raise self._unavailable
         return self._session
 
     def sign_in_url(self, return_to: str | None = None, interaction_mode: str | None = None) -> str:
@@ -107,6 +122,8 @@ class LogtoContext:
     # Tokens ----------------------------------------------------------------------------
 
     def _require_session(self) -> Session:
+        if self._unavailable is not None:
+            raise self._unavailable
         if self._session is None:
             raise NotAuthenticated("sign in first")
         return self._session
@@ -270,6 +287,8 @@ class LogtoContext:
         self.ended = True
 
     def __repr__(self) -> str:
+        if self._unavailable is not None:
+            return "LogtoContext(<session store unavailable>)"
         sub = self._user.sub if self._user is not None else None
         return f"LogtoContext(is_authenticated={self.is_authenticated}, sub={sub!r})"
 

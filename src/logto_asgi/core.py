@@ -9,13 +9,13 @@ from typing import Any
 
 from ._crypto import JweCodec
 from ._http import CookieJar
-from ._refresh import RefreshCoordinator
+from ._refresh import RefreshCoordinator, SharedRefreshCoordinator
 from .config import LogtoConfig
 from .errors import TokenValidationError
 from .flows import TokenResponse
 from .provider import ProviderClient
-from .sessions._backends import make_backend
-from .sessions.base import CachedToken, Session
+from .sessions._backends import StoreBackend, make_backend
+from .sessions.base import CachedToken, Session, SessionStore
 from .tokens import check_id_token, verify_signature
 
 
@@ -34,7 +34,14 @@ class LogtoCore:
         )
         self.backend = make_backend(config, self.jar)
         self.transactions = JweCodec(config.cookie_secrets, "sign-in transaction")
-        self.refresher = RefreshCoordinator(clock=clock)
+        self.store: SessionStore | None = None
+        if isinstance(self.backend, StoreBackend):
+            self.store = self.backend.store
+            self.refresher: RefreshCoordinator = SharedRefreshCoordinator(
+                self.store, JweCodec(config.cookie_secrets, "refresh result"), clock=clock
+            )
+        else:
+            self.refresher = RefreshCoordinator(clock=clock)
         self.renew_after = min(config.session_idle_timeout / 20, 900.0)
 
     async def validate_id_token(
@@ -79,4 +86,8 @@ class LogtoCore:
         return session
 
     async def aclose(self) -> None:
+        """Close the provider's HTTP client (if ours) and the store's connections."""
         await self.provider.aclose()
+        closer = getattr(self.store, "aclose", None)
+        if closer is not None:
+            await closer()

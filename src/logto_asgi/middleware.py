@@ -53,6 +53,25 @@ class LogtoUser(BaseUser):
         return str(self.claims.sub)
 
 
+class _Unavailable:
+    """Stands for the user while the session store is down: any use raises the store's
+    error, which the middleware (or the framework's handler we install) turns into 503."""
+
+    __slots__ = ("_error",)
+
+    def __init__(self, error: LogtoError) -> None:
+        self._error = error
+
+    def __getattr__(self, name: str) -> Any:
+        raise self._error
+
+    def __bool__(self) -> bool:
+        raise self._error
+
+    def __repr__(self) -> str:
+        return "<session store unavailable>"
+
+
 class LogtoMiddleware:
     """Sign-in with Logto (or any OpenID Connect provider) for any ASGI app.
 
@@ -102,15 +121,14 @@ class LogtoMiddleware:
             if name == b"cookie" and self._cookie_marker in value:
                 cookies = request_cookies(scope)
                 break
+        unavailable: LogtoError | None = None
         if cookies and core.backend.present(cookies):
             try:
                 session = await core.backend.load(cookies)
-            except LogtoError as exc:  # the store is down: say so, keep the cookie
-                if scope["type"] == "http":
-                    await send_error(scope, send, exc)
-                else:
-                    await send({"type": "websocket.close", "code": 1011})
-                return
+            except LogtoError as exc:
+                # The store is down. Routes that never look at the session keep working;
+                # touching it raises the error (503). The cookie is kept for later.
+                unavailable = exc
             now = core.clock()
             if session is None:
                 stale = True
@@ -119,16 +137,19 @@ class LogtoMiddleware:
             else:
                 renew = now - session.updated_at >= core.renew_after
 
-        ctx = LogtoContext(core, scope, session)
+        ctx = LogtoContext(core, scope, session, unavailable=unavailable)
         state = scope.get("state")
         if state is None:
             state = scope["state"] = {}
-        state["user"] = ctx.user
         state["logto"] = ctx
-        if session is not None:
+        if unavailable is not None:
+            state["user"] = scope["user"] = scope["auth"] = _Unavailable(unavailable)
+        elif session is not None:
+            state["user"] = ctx.user
             scope["user"] = LogtoUser(ctx.user)  # type: ignore[arg-type]
             scope["auth"] = AuthCredentials(sorted(session.scopes))
         else:
+            state["user"] = None
             scope["user"] = _ANONYMOUS
             scope["auth"] = AuthCredentials()
 
@@ -138,7 +159,12 @@ class LogtoMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                extra = await self._session_headers(scope, ctx, cookies, stale=stale, renew=renew)
+                try:
+                    extra = await self._session_headers(scope, ctx, cookies, stale=stale, renew=renew)
+                except LogtoError as exc:
+                    # Too late to change the answer; the next request will see the store's state.
+                    logger.error("could not save the session: %s", exc.description)
+                    extra = []
                 if extra:
                     add_headers(message, extra)
             await send(message)
@@ -157,6 +183,8 @@ class LogtoMiddleware:
         self, scope: Scope, ctx: LogtoContext, cookies: dict[str, str], *, stale: bool, renew: bool
     ) -> list[tuple[bytes, bytes]]:
         core = self.core
+        if ctx._unavailable is not None:
+            return []
         secure = core.jar.secure_for(scope, core.config.base_url)
         if ctx.ended or (stale and ctx.session is None):
             return await core.backend.delete(ctx.session, cookies, secure=secure)

@@ -10,6 +10,7 @@ from starlette.types import Receive, Scope, Send
 from . import flows
 from ._crypto import InvalidToken
 from ._http import origin, query_params, redirect, request_cookies, send_error
+from .backchannel import backchannel_logout, index_session
 from .core import LogtoCore
 from .errors import AuthorizationError, LogtoError, TransactionError
 from .sessions.base import Session
@@ -31,6 +32,8 @@ class AuthRoutes:
             config.callback_path: self.callback,
             config.sign_out_path: self.sign_out,
         }
+        if config.backchannel_logout_path is not None:
+            self.paths[config.backchannel_logout_path] = self.backchannel_logout
 
     def _redirect_uri(self, scope: Scope) -> str:
         return origin(scope, self.core.config.base_url) + self.core.config.callback_path
@@ -161,10 +164,11 @@ class AuthRoutes:
             if not auth_code or len(auth_code) > 2048:
                 raise TransactionError("the callback has no authorization code")
             session = await self._exchange(tx, auth_code)
+            await index_session(core, session)
+            headers = await core.backend.save(session, cookies, now=core.clock(), secure=secure)
         except LogtoError as exc:
             logger.warning("sign-in callback failed: %s (%r)", exc.error, exc.description)
             return await send_error(scope, send, exc, headers=clear_tx, link=retry)
-        headers = await core.backend.save(session, cookies, now=core.clock(), secure=secure)
         logger.info("signed in sub=%s", session.claims.get("sub"))
         await redirect(send, tx.return_to, headers=[*clear_tx, *headers])
 
@@ -182,6 +186,9 @@ class AuthRoutes:
             raise ProviderError("the token response has no id_token (was the openid scope granted?)")
         claims = await core.validate_id_token(tokens.id_token, nonce=tx.nonce)
         return core.new_session(id_token=tokens.id_token, claims=claims, tokens=tokens, now=now)
+
+    async def backchannel_logout(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await backchannel_logout(self.core, scope, receive, send)
 
     # Sign-out --------------------------------------------------------------------------
 

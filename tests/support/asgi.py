@@ -25,10 +25,18 @@ async def websocket_session(
         sent.append(message)
 
     scope: dict[str, Any] = {
-        "type": "websocket", "asgi": {"version": "3.0"}, "http_version": "1.1", "scheme": "ws",
-        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-        "headers": [(b"host", b"app.test"), *(headers or [])], "client": ("127.0.0.1", 1),
-        "server": ("app.test", 80), "subprotocols": [],
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "scheme": "ws",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"app.test"), *(headers or [])],
+        "client": ("127.0.0.1", 1),
+        "server": ("app.test", 80),
+        "subprotocols": [],
     }
     with anyio.fail_after(5):
         await app(scope, receive, send)

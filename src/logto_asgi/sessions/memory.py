@@ -47,3 +47,31 @@ class MemoryStore:
 
     async def delete(self, key: str) -> None:
         self._entries.pop(key, None)
+
+    # Atomic operations (everything here runs without awaiting, so it is atomic in-process)
+
+    async def add(self, key: str, value: bytes, ttl: float) -> bool:
+        """Store only if absent (locks, once-only markers)."""
+        if await self.get(key) is not None:
+            return False
+        await self.set(key, value, ttl)
+        return True
+
+    async def delete_if(self, key: str, value: bytes) -> None:
+        """Delete only while the key holds ``value``."""
+        if await self.get(key) == value:
+            await self.delete(key)
+
+    async def set_add(self, key: str, member: str, ttl: float) -> None:
+        """Add to the set stored at ``key``."""
+        raw = await self.get(key)
+        members = raw.decode().split("\n") if raw else []
+        if member not in members:
+            members.append(member)
+        await self.set(key, "\n".join(members).encode(), ttl)
+
+    async def set_pop_all(self, key: str) -> list[str]:
+        """Members of the set at ``key``; the set is deleted."""
+        raw = await self.get(key)
+        await self.delete(key)
+        return raw.decode().split("\n") if raw else []

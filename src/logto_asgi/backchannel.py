@@ -1,0 +1,125 @@
+"""OpenID Connect Back-Channel Logout 1.0: the provider ends sessions server to server.
+
+The callback indexes each server-side session under the provider's ``sid`` and the
+user's ``sub``; a valid logout token ends the sessions of its ``sid`` (or, with only a
+``sub``, every session of that user). Replayed tokens are refused: each ``jti`` is
+remembered until the token would have expired.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from urllib.parse import parse_qsl
+
+from starlette.types import Receive, Scope, Send
+
+from ._crypto import fingerprint
+from ._http import header, send_response
+from .core import LogtoCore
+from .errors import LogtoError, StoreUnavailable, TokenValidationError
+from .sessions import _ops
+from .sessions.base import Session
+from .tokens import check_logout_token, verify_signature
+
+logger = logging.getLogger("logto_asgi")
+
+MAX_BODY = 64 * 1024
+JTI_MEMORY = 600.0
+
+
+def _sid_key(sid: str) -> str:
+    return f"bcl-sid:{fingerprint(sid)}"
+
+
+def _sub_key(sub: str) -> str:
+    return f"bcl-sub:{fingerprint(sub)}"
+
+
+async def index_session(core: LogtoCore, session: Session) -> None:
+    """Remember which provider session and user a new server-side session belongs to."""
+    if core.store is None or core.config.backchannel_logout_path is None:
+        return
+    ttl = core.config.session_max_age
+    sid, sub = session.claims.get("sid"), session.claims.get("sub")
+    try:
+        if isinstance(sid, str) and sid:
+            await _ops.set_add(core.store, _sid_key(sid), session.id, ttl)
+        if isinstance(sub, str) and sub:
+            await _ops.set_add(core.store, _sub_key(sub), session.id, ttl)
+    except Exception as exc:
+        raise StoreUnavailable("the session store cannot be reached") from exc
+
+
+async def _read_form(receive: Receive) -> dict[str, str] | None:
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        body += message.get("body", b"")
+        if len(body) > MAX_BODY:
+            return None
+        if not message.get("more_body", False):
+            break
+    try:
+        return dict(parse_qsl(body.decode("ascii"), keep_blank_values=True, max_num_fields=16))
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+async def _answer(send: Send, status: int, error: str | None = None, description: str = "") -> None:
+    body = json.dumps({"error": error, "error_description": description}).encode() if error else b""
+    await send_response(send, status, body, content_type=b"application/json" if error else None)
+
+
+async def backchannel_logout(core: LogtoCore, scope: Scope, receive: Receive, send: Send) -> None:
+    """The back-channel logout endpoint: 200 when sessions were ended, 400 for a bad token."""
+    if scope["method"] != "POST":
+        await send_response(send, 405, headers=[(b"allow", b"POST")])
+        return
+    content_type = (header(scope, b"content-type") or "").split(";")[0].strip().lower()
+    form = await _read_form(receive) if content_type == "application/x-www-form-urlencoded" else None
+    token = form.get("logout_token") if form else None
+    if not token:
+        await _answer(send, 400, "invalid_request", "a form field logout_token is required")
+        return
+    store = core.store
+    assert store is not None  # configuration refuses back-channel logout without a store
+    try:
+        metadata = await core.provider.metadata()
+        claims = await verify_signature(token, core.provider)
+        now = core.clock()
+        check_logout_token(
+            claims,
+            issuer=metadata.issuer,
+            client_id=core.config.app_id,
+            now=now,
+            leeway=core.config.clock_skew,
+        )
+        exp = claims.get("exp")
+        remember = (float(exp) - now if isinstance(exp, (int, float)) else 0) + core.config.clock_skew
+        jti_key = f"bcl-jti:{fingerprint(str(claims['iss']) + '|' + str(claims['jti']))}"
+        try:
+            fresh = await _ops.add(store, jti_key, b"1", max(remember, JTI_MEMORY))
+            if not fresh:
+                raise TokenValidationError("this logout token was already used", check="jti")
+            sid, sub = claims.get("sid"), claims.get("sub")
+            key = _sid_key(sid) if isinstance(sid, str) and sid else _sub_key(str(sub))
+            ended = await _ops.set_pop_all(store, key)
+            for session_id in ended:
+                await core.backend.delete_by_id(session_id)
+        except LogtoError:
+            raise
+        except Exception as exc:
+            raise StoreUnavailable("the session store cannot be reached") from exc
+    except TokenValidationError as exc:
+        logger.warning("back-channel logout refused: %s check failed", exc.check)
+        await _answer(send, 400, "invalid_request", "the logout token is not valid")
+        return
+    except LogtoError as exc:
+        logger.warning("back-channel logout failed: %s", exc.error)
+        await _answer(send, exc.status_code, exc.error, exc.description)
+        return
+    logger.info("back-channel logout ended %d session(s)", len(ended))
+    await _answer(send, 200)
