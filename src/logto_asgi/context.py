@@ -188,7 +188,10 @@ class LogtoContext:
                 if attempt:
                     raise
                 # The cached token was revoked or expired early: refresh once, then retry.
-                self._require_session().access_tokens.pop("", None)
+                # (copy first: loaded sessions are shared between requests and never mutated)
+                stale = self._require_session().copy()
+                stale.access_tokens.pop("", None)
+                self._session = stale
                 continue
             if data.get("sub") != session.claims.get("sub"):
                 raise TokenValidationError("the userinfo response is for another user", check="sub")

@@ -29,6 +29,7 @@ from .sessions.base import Session
 logger = logging.getLogger("logto_asgi")
 
 _ANONYMOUS = UnauthenticatedUser()
+_NO_CREDENTIALS = AuthCredentials()
 
 
 class LogtoUser(BaseUser):
@@ -121,6 +122,9 @@ class LogtoMiddleware:
             if name == b"cookie" and self._cookie_marker in value:
                 cookies = request_cookies(scope)
                 break
+        if not cookies:
+            await self._serve_anonymous(scope, receive, send)
+            return
         unavailable: LogtoError | None = None
         if cookies and core.backend.present(cookies):
             try:
@@ -179,6 +183,40 @@ class LogtoMiddleware:
         finally:
             _current.reset(token)
 
+    async def _serve_anonymous(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The fast path: no cookie of ours, nothing to read and nothing to write back."""
+        ctx = LogtoContext(self.core, scope, None)
+        state = scope.get("state")
+        if state is None:
+            state = scope["state"] = {}
+        state["logto"] = ctx
+        state["user"] = None
+        scope["user"] = _ANONYMOUS
+        scope["auth"] = _NO_CREDENTIALS
+        if scope["type"] != "http":
+            token = _current.set(ctx)
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                _current.reset(token)
+            return
+        started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        token = _current.set(ctx)
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except LogtoError as exc:
+            if started:
+                raise
+            await send_error(scope, send, exc)
+        finally:
+            _current.reset(token)
+
     async def _session_headers(
         self, scope: Scope, ctx: LogtoContext, cookies: dict[str, str], *, stale: bool, renew: bool
     ) -> list[tuple[bytes, bytes]]:
@@ -191,6 +229,7 @@ class LogtoMiddleware:
         session = ctx.session
         if session is not None and (ctx.changed or renew):
             now = core.clock()
+            session = session.copy()  # loaded sessions are shared: never mutate them
             session.updated_at = int(now)
             return await core.backend.save(session, cookies, now=now, secure=secure)
         return []

@@ -24,6 +24,9 @@ logger = logging.getLogger("logto_asgi")
 
 Headers = list[tuple[bytes, bytes]]
 
+#: Decoded cookie sessions kept per process (about 3 KB each).
+DECODED_CACHE_SIZE = 4096
+
 
 def is_expired(session: Session, *, now: float, idle_timeout: float) -> bool:
     return now >= session.expires_at or now - session.updated_at >= idle_timeout
@@ -54,19 +57,32 @@ class CookieBackend:
         self._chunk = store.chunk_size
         self._jar = jar
         self._idle = config.session_idle_timeout
+        self._first_chunk = f"{self._name}.0"
+        self._decoded: dict[str, Session] = {}
 
     def present(self, cookies: Mapping[str, str]) -> bool:
-        return self._name in cookies or f"{self._name}.0" in cookies
+        return self._name in cookies or self._first_chunk in cookies
 
     async def load(self, cookies: Mapping[str, str]) -> Session | None:
         value = join_chunks(self._name, cookies)
         if value is None:
             return None
+        # A signed-in browser sends the same cookie until the session changes: decrypt and
+        # parse it once. The key is the exact value that decrypted and authenticated, so a
+        # cache hit can only come from a genuine cookie. Sessions are treated as immutable.
+        cache = self._decoded
+        session = cache.get(value)
+        if session is not None:
+            return session
         try:
-            return Session.from_json(self._codec.decrypt(value))
+            session = Session.from_json(self._codec.decrypt(value))
         except (InvalidToken, ValueError):
             logger.info("ignoring an unreadable session cookie (tampered, truncated or old key)")
             return None
+        if len(cache) >= DECODED_CACHE_SIZE:
+            del cache[next(iter(cache))]  # drop the oldest entry
+        cache[value] = session
+        return session
 
     def encode(self, session: Session) -> str:
         return self._codec.encrypt(session.to_json())
