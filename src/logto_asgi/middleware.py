@@ -249,14 +249,17 @@ class LogtoMiddleware:
         await self.app(scope, receive_wrapper, send_wrapper)
 
     async def _startup_check(self) -> None:
-        """Fetch discovery once at startup so a wrong endpoint shows up in the logs now,
-        not at the first user's sign-in."""
-        try:
-            metadata = await self.core.provider.metadata()
-        except LogtoError as exc:
-            logger.error("logto-asgi startup check: %s", exc.description)
-            return
-        logger.info("logto-asgi ready: issuer %s", metadata.issuer)
+        """Check the configuration against the provider once at startup, so a wrong
+        endpoint shows up in the logs now, not at the first user's sign-in. Problems are
+        logged, not fatal: the provider may simply not be up yet."""
+        from .check import run_checks
+
+        report = await run_checks(self.config, self.core.provider)
+        for finding in report.findings:
+            level = {"ok": logging.DEBUG, "warning": logging.WARNING, "error": logging.ERROR}[finding.level]
+            logger.log(level, "startup check: %s", finding.message)
+        if report.ok:
+            logger.info("logto-asgi ready: issuer %s", (await self.core.provider.metadata()).issuer)
 
 
 def _install_error_handler(app: Any) -> None:

@@ -1,0 +1,126 @@
+"""``python -m logto_asgi check`` against the real provider and against broken setups."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Any
+
+import httpx
+import pytest
+
+from logto_asgi import LogtoConfig
+from logto_asgi.check import run_checks
+from support.provider import OidcTestProvider
+
+SECRET = "k" * 40
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("LOGTO_")}
+    return subprocess.run(
+        [sys.executable, "-m", "logto_asgi", "check", *args],
+        capture_output=True,
+        text=True,
+        env={**clean, **(env or {})},
+        timeout=60,
+        check=False,
+    )
+
+
+def test_good_configuration_passes_and_lists_redirect_uris(provider: OidcTestProvider) -> None:
+    """Against the real provider: exit 0, the issuer, the keys and the URIs to register."""
+    result = run_cli(
+        env={
+            "LOGTO_ENDPOINT": provider.url,
+            "LOGTO_APP_ID": "any-app",
+            "LOGTO_COOKIE_SECRET": SECRET,
+            "LOGTO_BASE_URL": "http://localhost:3000",
+        }
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"issuer {provider.issuer}" in result.stdout
+    assert "usable signing key" in result.stdout
+    assert "ES384" in result.stdout
+    assert "redirect URI in the Logto Console: http://localhost:3000/callback" in result.stdout
+    assert "post sign-out redirect URI: http://localhost:3000/" in result.stdout
+    assert "All checks passed." in result.stdout
+
+
+def test_unreachable_endpoint_fails(provider: OidcTestProvider) -> None:
+    """A closed port: exit 1 and 'could not be reached'."""
+    result = run_cli("--endpoint", "http://127.0.0.1:9", "--app-id", "a", "--cookie-secret", SECRET)
+    assert result.returncode == 1
+    assert "could not be reached" in result.stdout
+
+
+def test_issuer_mismatch_fails(provider: OidcTestProvider) -> None:
+    """The same provider under another host name: its issuer is not the expected one."""
+    other = provider.url.replace("127.0.0.1", "localhost")
+    result = run_cli("--endpoint", other, "--app-id", "a", "--cookie-secret", SECRET)
+    assert result.returncode == 1
+    assert "is not the expected" in result.stdout
+
+
+def test_short_cookie_secret_fails() -> None:
+    """A short cookie secret is reported with the fix, before any network call."""
+    result = run_cli("--endpoint", "http://127.0.0.1:9", "--app-id", "a", "--cookie-secret", "short")
+    assert result.returncode == 1
+    assert "cookie_secret" in result.stdout and "at least 32 characters" in result.stdout
+
+
+def test_missing_required_option_names_the_variable() -> None:
+    """Without an endpoint the message names LOGTO_ENDPOINT."""
+    result = run_cli()
+    assert result.returncode == 1 and "LOGTO_ENDPOINT" in result.stdout
+
+
+def config_with(discovery: dict[str, Any], keys: list[dict[str, Any]]) -> LogtoConfig:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("openid-configuration"):
+            return httpx.Response(200, json=discovery)
+        return httpx.Response(200, json={"keys": keys})
+
+    return LogtoConfig(
+        endpoint="https://id.example.com",
+        app_id="a",
+        cookie_secret=SECRET,
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+    )
+
+
+BASE = {
+    "issuer": "https://id.example.com/oidc",
+    "authorization_endpoint": "https://id.example.com/oidc/auth",
+    "token_endpoint": "https://id.example.com/oidc/token",
+    "jwks_uri": "https://id.example.com/oidc/jwks",
+}
+EC_KEY = {
+    "kty": "EC",
+    "crv": "P-256",
+    "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+    "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+    "kid": "k",
+}
+
+
+@pytest.mark.anyio
+async def test_missing_endpoints_and_unsupported_algorithms_are_reported() -> None:
+    """No end-session/revocation endpoint: warnings; only HS256 advertised: an error."""
+    config = config_with({**BASE, "id_token_signing_alg_values_supported": ["HS256"]}, [EC_KEY])
+    report = await run_checks(config)
+    text = report.render()
+    assert not report.ok
+    assert "no end_session_endpoint" in text and "no revocation_endpoint" in text
+    assert "none of which is allowed" in text
+    await config.http_client.aclose()  # type: ignore[union-attr]
+
+
+@pytest.mark.anyio
+async def test_empty_jwks_is_an_error() -> None:
+    """A JWKS without usable keys fails the check."""
+    config = config_with(BASE, [{"kty": "oct", "k": "c2VjcmV0"}])
+    report = await run_checks(config)
+    assert not report.ok and "no signing key" in report.render()
+    await config.http_client.aclose()  # type: ignore[union-attr]
