@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import sys
+import types
 import warnings
 from pathlib import Path
 
@@ -32,7 +34,9 @@ def test_there_are_snippets_to_check() -> None:
 def test_snippet_runs(name: str, code: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The block compiles and executes on its own (imports, configuration, app construction)."""
     monkeypatch.chdir(tmp_path)
-    namespace: dict[str, object] = {"__name__": f"snippet_{re.sub(r'[^a-z0-9]', '_', name.lower())}"}
+    module = types.ModuleType(f"snippet_{re.sub(r'[^a-z0-9]', '_', name.lower())}")
+    # Frameworks that resolve annotations (Litestar, FastAPI) look the module up by name.
+    monkeypatch.setitem(sys.modules, module.__name__, module)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)  # apps built here are never served
-        exec(compile(code, name, "exec"), namespace)
+        exec(compile(code, name, "exec"), module.__dict__)

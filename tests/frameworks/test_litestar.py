@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 from litestar import Litestar, Request, get
+from starlette.types import ASGIApp
 
 from logto_asgi import get_context
 from support.app import APP_ORIGIN, make_harness
@@ -26,7 +29,8 @@ async def orders(request: Request) -> str:  # type: ignore[type-arg]
 
 async def test_litestar_sign_in_and_tokens(provider: OidcTestProvider) -> None:
     """A Litestar app sees the user after sign-in and gets a resource token."""
-    harness = await make_harness(provider, app=Litestar(route_handlers=[home, orders]))
+    app = cast("ASGIApp", Litestar(route_handlers=[home, orders]))
+    harness = await make_harness(provider, app=app)
     try:
         assert (await harness.client.get(f"{APP_ORIGIN}/")).text == "not signed in"
         callback = await harness.sign_in("alice", return_to="/orders")

@@ -1,0 +1,78 @@
+# logto-asgi: every task is one command, the same on a laptop and in CI (.ci/run).
+#
+#   make install   venv + editable package + dev group, npm ci for the test provider,
+#                  redis-server and chromium from apt when missing (fast when done)
+#   make test      pytest over tests/ with branch coverage (extra options: PYTEST_ARGS=...)
+#   make lint      ruff format --check, ruff check, mypy --strict
+#   make demo      the test provider + an example app on http://localhost:3000
+#                  (APP=starlette by default: examples/$(APP)_app.py, its `app`)
+#   make clean     remove everything the targets above generated (.venv included)
+
+SHELL := /bin/sh
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PROVIDER_DIR := tests/provider
+APP ?= starlette
+PYTEST_ARGS ?=
+
+# Stamps live in the venv, so deleting .venv redoes everything.
+PY_STAMP := $(VENV)/.stamp-python
+NPM_STAMP := $(VENV)/.stamp-npm
+
+# Playwright drives Debian's chromium (tests/e2e); it must never fetch its own browsers.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PIP_NO_INPUT := 1
+export DEBIAN_FRONTEND := noninteractive
+
+.PHONY: help install system-deps test lint demo clean
+
+help:
+	@echo "make install | test | lint | demo [APP=starlette|fastapi|...] | clean"
+
+install: $(PY_STAMP) $(NPM_STAMP) system-deps
+
+$(PY_STAMP): pyproject.toml
+	@test -x $(PY) || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e . --group dev
+	$(PY) -m playwright --version
+	@touch $@
+
+$(NPM_STAMP): $(PROVIDER_DIR)/package-lock.json $(PROVIDER_DIR)/package.json
+	cd $(PROVIDER_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	@mkdir -p $(VENV) && touch $@
+
+# Debian packages the tests run for real: redis-server (RedisStore) and chromium (e2e).
+# Each package provides the command of the same name; only missing ones are installed.
+APT_PACKAGES := redis-server chromium
+
+system-deps:
+	@missing=; \
+	for package in $(APT_PACKAGES); do \
+		command -v $$package >/dev/null 2>&1 || missing="$$missing $$package"; \
+	done; \
+	[ -n "$$missing" ] || exit 0; \
+	if [ "$$(id -u)" -eq 0 ]; then sudo=; else sudo=sudo; fi; \
+	echo "apt-get install -y$$missing"; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update && \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing
+
+test: install
+	$(PY) -m pytest --cov=logto_asgi --cov-branch --cov-report=term $(PYTEST_ARGS) tests
+
+lint: install
+	$(VENV)/bin/ruff format --check src tests examples
+	$(VENV)/bin/ruff check src tests examples
+	MYPYPATH=src:tests $(VENV)/bin/mypy --strict --explicit-package-bases src tests
+
+demo: install
+	$(PY) examples/demo.py --app $(APP)
+
+clean:
+	rm -rf $(VENV) $(PROVIDER_DIR)/node_modules .pytest_cache .mypy_cache .ruff_cache \
+		.hypothesis .coverage .coverage.* coverage.xml htmlcov dist build site .demo src/*.egg-info
+	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
