@@ -1,6 +1,9 @@
 """logto-asgi: Logto (and any OpenID Connect provider) sign-in as one pure ASGI middleware."""
 
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__
+from .bearer import BearerAuthMiddleware
 from .config import LogtoConfig
 from .context import LogtoContext, current, get_context
 from .errors import (
@@ -18,14 +21,19 @@ from .errors import (
     TokenValidationError,
     TransactionError,
 )
+from .guards import RequireAuth, requires_auth
 from .middleware import LogtoMiddleware, LogtoUser
 from .models import AccessTokenClaims, IdTokenClaims, ReservedResource, UserInfo, UserInfoScope
 from .sessions import CookieStore, MemoryStore, SessionStore
+
+if TYPE_CHECKING:
+    from .sessions.redis import RedisStore
 
 __all__ = [
     "AccessDenied",
     "AccessTokenClaims",
     "AuthorizationError",
+    "BearerAuthMiddleware",
     "ConfigurationError",
     "CookieStore",
     "IdTokenClaims",
@@ -40,6 +48,8 @@ __all__ = [
     "ProviderError",
     "ProviderTimeout",
     "ProviderUnavailable",
+    "RedisStore",
+    "RequireAuth",
     "ReservedResource",
     "SessionExpired",
     "SessionStore",
@@ -51,4 +61,14 @@ __all__ = [
     "__version__",
     "current",
     "get_context",
+    "requires_auth",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # RedisStore is imported on first use, so redis-py is needed only by those who use it.
+    if name == "RedisStore":
+        from .sessions.redis import RedisStore
+
+        return RedisStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -58,6 +58,23 @@ class RefreshCoordinator:
             return None
         return entry[1]
 
+    async def latest(self, session: Session) -> Session:
+        """``session``, or what recent refreshes made of it if its refresh token was spent
+        meanwhile: a request that read the session before a concurrent refresh must save
+        that refresh's result, never write the spent token back."""
+        for _ in range(3):
+            if not session.refresh_token:
+                break
+            newer = await self._successor(fingerprint(session.refresh_token))
+            if newer is None:
+                break
+            session = newer
+        return session
+
+    async def _successor(self, key: str) -> Session | None:
+        recent = self._recent(key)
+        return recent.copy() if recent is not None else None
+
     async def refresh(self, refresh_token: str, grant: Callable[[], Awaitable[Session]]) -> Session:
         """``grant()``'s session, run at most once for ``refresh_token`` however many ask."""
         key = fingerprint(refresh_token)
@@ -113,6 +130,9 @@ class SharedRefreshCoordinator(RefreshCoordinator):
 
     async def refresh(self, refresh_token: str, grant: Callable[[], Awaitable[Session]]) -> Session:
         return await super().refresh(refresh_token, lambda: self._shared(refresh_token, grant))
+
+    async def _successor(self, key: str) -> Session | None:
+        return await super()._successor(key) or await self._read(f"refresh:{key}")
 
     async def _read(self, key: str) -> Session | None:
         raw = await self._store_call(self._store.get(key))

@@ -177,6 +177,17 @@ class LogtoContext:
         """The validated claims of ``get_organization_token(organization_id)``."""
         return await self.get_access_token_claims(None, organization_id)
 
+    async def granted_scopes(
+        self, resource: str | None = None, organization_id: str | None = None
+    ) -> frozenset[str]:
+        """The scopes this request may use: those of the access token for ``resource``
+        and/or ``organization_id``, else the scopes granted at sign-in (what the guards
+        check; ``BearerContext`` answers the same question for API calls)."""
+        if resource is None and organization_id is None:
+            self._require_session()
+            return self.scopes
+        return (await self.get_access_token_claims(resource, organization_id)).scopes
+
     async def fetch_user_info(self) -> UserInfo:
         """Every claim of the granted scopes, from the userinfo endpoint."""
         session = self._require_session()

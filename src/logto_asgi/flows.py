@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 from .config import LogtoConfig
 from .errors import ProviderError
@@ -31,6 +31,7 @@ FIRST_SCREENS = (
 )
 _DIRECT_SIGN_IN = re.compile(r"^(social|sso):[A-Za-z0-9._-]{1,128}$")
 _MAX_RETURN_TO = 2048
+_ASCII_PRINTABLE = "".join(map(chr, range(0x21, 0x7F)))
 
 
 def pkce_challenge(verifier: str) -> str:
@@ -53,7 +54,8 @@ def safe_return_to(value: str | None) -> str | None:
 
     Refused: absolute and scheme-relative URLs (``//evil``), backslashes (browsers read
     ``/\\evil`` as ``//evil``), control characters and whitespace, and the same tricks
-    hidden behind percent-encoding.
+    hidden behind percent-encoding. Non-ASCII characters come back percent-encoded (UTF-8),
+    as a browser would send them: a ``Location`` header is ASCII.
     """
     if not value or len(value) > _MAX_RETURN_TO or not value.isprintable():
         return None
@@ -70,7 +72,7 @@ def safe_return_to(value: str | None) -> str | None:
             return None
         if "\\" in candidate or any(ord(c) < 0x20 or ord(c) == 0x7F for c in candidate):
             return None
-    return value
+    return value if value.isascii() else quote(value, safe=_ASCII_PRINTABLE)
 
 
 def sign_in_extras(query: Mapping[str, str]) -> dict[str, str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
@@ -95,7 +95,11 @@ class LogtoMiddleware:
         self._routes = AuthRoutes(self.core)
         self._paths = self._routes.paths
         self._cookie_marker = config.cookie_name.encode("latin-1")
-        _install_error_handler(app)
+        # request.auth's scope list by the session's scope string (few distinct values):
+        # sorted once, copied per request (AuthCredentials is mutable: never shared).
+        self._sorted_scopes: dict[str, list[str]] = {}
+        # Quart is wrapped as `app.asgi_app = LogtoMiddleware(app.asgi_app, ...)`: a bound method.
+        _install_error_handler(getattr(app, "__self__", app))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -110,18 +114,20 @@ class LogtoMiddleware:
         elif kind != "websocket":
             await self.app(scope, receive, send)
             return
-        await self._serve(scope, receive, send)
+        marker = self._cookie_marker
+        for name, value in scope["headers"]:
+            if name == b"cookie" and marker in value:
+                await self._serve(scope, receive, send)
+                return
+        await self._serve_anonymous(scope, receive, send)
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A request that carries a cookie whose header mentions our cookie name."""
         core = self.core
         session: Session | None = None
-        cookies: dict[str, str] = {}
         stale = False
         renew = False
-        for name, value in scope["headers"]:
-            if name == b"cookie" and self._cookie_marker in value:
-                cookies = request_cookies(scope)
-                break
+        cookies = request_cookies(scope)
         if not cookies:
             await self._serve_anonymous(scope, receive, send)
             return
@@ -151,7 +157,7 @@ class LogtoMiddleware:
         elif session is not None:
             state["user"] = ctx.user
             scope["user"] = LogtoUser(ctx.user)  # type: ignore[arg-type]
-            scope["auth"] = AuthCredentials(sorted(session.scopes))
+            scope["auth"] = AuthCredentials(self._scope_list(session))
         else:
             state["user"] = None
             scope["user"] = _ANONYMOUS
@@ -163,14 +169,16 @@ class LogtoMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                try:
-                    extra = await self._session_headers(scope, ctx, cookies, stale=stale, renew=renew)
-                except LogtoError as exc:
-                    # Too late to change the answer; the next request will see the store's state.
-                    logger.error("could not save the session: %s", exc.description)
-                    extra = []
-                if extra:
-                    add_headers(message, extra)
+                # Most requests neither change nor end their session: nothing to write.
+                if stale or renew or ctx.changed or ctx.ended:
+                    try:
+                        extra = await self._session_headers(scope, ctx, cookies, stale=stale, renew=renew)
+                    except LogtoError as exc:
+                        # Too late to change the answer; the next request will see the store's state.
+                        logger.error("could not save the session: %s", exc.description)
+                        extra = []
+                    if extra:
+                        add_headers(message, extra)
             await send(message)
 
         token = _current.set(ctx)
@@ -182,6 +190,14 @@ class LogtoMiddleware:
             await send_error(scope, send_wrapper, exc)
         finally:
             _current.reset(token)
+
+    def _scope_list(self, session: Session) -> list[str]:
+        scopes = self._sorted_scopes.get(session.scope)
+        if scopes is None:
+            scopes = sorted(session.scopes)
+            if len(self._sorted_scopes) < 256:
+                self._sorted_scopes[session.scope] = scopes
+        return scopes
 
     async def _serve_anonymous(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The fast path: no cookie of ours, nothing to read and nothing to write back."""
@@ -202,10 +218,12 @@ class LogtoMiddleware:
             return
         started = False
 
-        async def send_wrapper(message: Message) -> None:
+        # Not a coroutine function: it hands back send's own awaitable, which spares a
+        # coroutine per message on the path most requests take.
+        def send_wrapper(message: Message) -> Awaitable[None]:
             nonlocal started
             started = True
-            await send(message)
+            return send(message)
 
         token = _current.set(ctx)
         try:
@@ -228,6 +246,9 @@ class LogtoMiddleware:
             return await core.backend.delete(ctx.session, cookies, secure=secure)
         session = ctx.session
         if session is not None and (ctx.changed or renew):
+            # A concurrent request may have refreshed since this one read the session: save
+            # its result, never write back a refresh token that was just spent.
+            session = await core.refresher.latest(session)
             now = core.clock()
             session = session.copy()  # loaded sessions are shared: never mutate them
             session.updated_at = int(now)

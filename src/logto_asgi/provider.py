@@ -75,9 +75,12 @@ class ProviderMetadata:
 
 @dataclass(frozen=True, slots=True)
 class KeySet:
-    """Signing keys from the JWKS; keys we cannot parse (or not for signing) are skipped."""
+    """Signing keys from the JWKS; keys we cannot parse (or not for signing) are skipped.
 
-    by_kid: Mapping[str, Key]
+    A ``kid`` may name several keys (RFC 7517 4.5 allows one per key type): all are kept.
+    """
+
+    by_kid: Mapping[str, tuple[Key, ...]]
     keys: tuple[Key, ...]
 
     @classmethod
@@ -85,7 +88,7 @@ class KeySet:
         if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
             raise ProviderError("the JWKS is not a JSON object with a 'keys' list")
         keys: list[Key] = []
-        by_kid: dict[str, Key] = {}
+        by_kid: dict[str, tuple[Key, ...]] = {}
         for entry in data["keys"]:
             if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
                 continue
@@ -99,7 +102,7 @@ class KeySet:
             keys.append(key)
             kid = entry.get("kid")
             if isinstance(kid, str):
-                by_kid.setdefault(kid, key)
+                by_kid[kid] = (*by_kid.get(kid, ()), key)
         return cls(by_kid=by_kid, keys=tuple(keys))
 
 
@@ -240,11 +243,12 @@ class ProviderClient:
         self._keys, self._keys_at = keys, self._clock()
         return keys
 
-    async def signing_keys(self, kid: str | None) -> list[Key]:
-        """Candidate keys for a token: the one with ``kid``, or all when there is none.
+    async def signing_keys(self, kid: str | None, *, refetch: bool = False) -> list[Key]:
+        """Candidate keys for a token: the ones with ``kid``, or all when there is none.
 
         An unknown ``kid`` makes one JWKS re-fetch (rate-limited); concurrent callers
-        share it.
+        share it. ``refetch=True`` asks for that re-fetch when the cached keys did not
+        verify a token without ``kid`` (the provider may have rotated its only key).
         """
         keys = self._keys
         if keys is None or self._clock() - self._keys_at >= JWKS_TTL:
@@ -252,18 +256,19 @@ class ProviderClient:
                 keys = self._keys
                 if keys is None or self._clock() - self._keys_at >= JWKS_TTL:
                     keys = await self._fetch_keys()
-        if kid is None:
-            return list(keys.keys)
-        if kid in keys.by_kid:
-            return [keys.by_kid[kid]]
+        if not refetch:
+            if kid is None:
+                return list(keys.keys)
+            if kid in keys.by_kid:
+                return list(keys.by_kid[kid])
         fetched_at = self._keys_at
         async with self._keys_lock:
             if self._keys_at == fetched_at and self._clock() - fetched_at >= JWKS_REFETCH_INTERVAL:
-                logger.info("unknown signing key id; re-fetching the JWKS")
+                logger.info("unknown signing key; re-fetching the JWKS")
                 await self._fetch_keys()
             keys = self._keys
         assert keys is not None
-        return [keys.by_kid[kid]] if kid in keys.by_kid else []
+        return list(keys.keys) if kid is None else list(keys.by_kid.get(kid, ()))
 
     # Endpoints ---------------------------------------------------------------------
 

@@ -9,10 +9,11 @@ from starlette.types import Receive, Scope, Send
 
 from . import flows
 from ._crypto import InvalidToken
-from ._http import origin, query_params, redirect, request_cookies, send_error
+from ._http import origin, query_params, redirect, request_cookies, send_error, send_response
 from .backchannel import backchannel_logout, index_session
 from .core import LogtoCore
 from .errors import AuthorizationError, LogtoError, TransactionError
+from .sessions._backends import StoreBackend
 from .sessions.base import Session
 from .transaction import Transaction, cookie_name, pending, valid_state
 
@@ -43,18 +44,7 @@ class AuthRoutes:
         return target if not target.startswith("/") else origin(scope, self.core.config.base_url) + target
 
     async def _method_not_allowed(self, send: Send, allowed: bytes) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 405,
-                "headers": [
-                    (b"allow", allowed),
-                    (b"content-length", b"0"),
-                    (b"cache-control", b"no-store"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": b""})
+        await send_response(send, 405, headers=[(b"allow", allowed)])
 
     # Sign-in ---------------------------------------------------------------------------
 
@@ -164,6 +154,7 @@ class AuthRoutes:
             if not auth_code or len(auth_code) > 2048:
                 raise TransactionError("the callback has no authorization code")
             session = await self._exchange(tx, auth_code)
+            await self._drop_previous(cookies)
             await index_session(core, session)
             headers = await core.backend.save(session, cookies, now=core.clock(), secure=secure)
         except LogtoError as exc:
@@ -171,6 +162,15 @@ class AuthRoutes:
             return await send_error(scope, send, exc, headers=clear_tx, link=retry)
         logger.info("signed in sub=%s", session.claims.get("sub"))
         await redirect(send, tx.return_to, headers=[*clear_tx, *headers])
+
+    async def _drop_previous(self, cookies: Mapping[str, str]) -> None:
+        """A sign-in replaces the browser's previous server-side session: delete its entry,
+        so a copy of the old cookie is worth nothing (the new session has a new id)."""
+        backend = self.core.backend
+        if isinstance(backend, StoreBackend) and backend.present(cookies):
+            previous = await backend.load(cookies)
+            if previous is not None:
+                await backend.delete_by_id(previous.id)
 
     async def _exchange(self, tx: Transaction, code: str) -> Session:
         core = self.core

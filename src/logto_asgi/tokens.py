@@ -54,6 +54,18 @@ def unverified_claims(token: str) -> dict[str, Any]:
     return claims
 
 
+def _verified_payload(token: str, alg: str, keys: Iterable[Any]) -> bytes | None:
+    """The payload of ``token`` if one of ``keys`` verifies it with ``alg``."""
+    for key in keys:
+        try:
+            return jws.deserialize_compact(token, key, algorithms=[alg]).payload
+        except JoseError:
+            continue
+        except (ValueError, TypeError):  # key type and algorithm do not match
+            continue
+    return None
+
+
 async def verify_signature(token: str, provider: ProviderClient) -> dict[str, Any]:
     """Check the signature against the provider's keys; return the payload's claims."""
     header = read_header(token)
@@ -64,15 +76,16 @@ async def verify_signature(token: str, provider: ProviderClient) -> dict[str, An
     if kid is not None and not isinstance(kid, str):
         raise _fail("kid", "the 'kid' header is not a string")
     candidates = await provider.signing_keys(kid)
-    for key in candidates:
+    payload = _verified_payload(token, alg, candidates)
+    if payload is None and kid is None:
+        # Without a kid an unknown key looks like a bad signature: the provider may have
+        # rotated its only key. One re-fetch, rate-limited like an unknown kid's.
+        fresh = await provider.signing_keys(None, refetch=True)
+        if fresh != candidates:
+            payload = _verified_payload(token, alg, fresh)
+    if payload is not None:
         try:
-            signature = jws.deserialize_compact(token, key, algorithms=[alg])
-        except JoseError:
-            continue
-        except (ValueError, TypeError):  # key type and algorithm do not match
-            continue
-        try:
-            claims = json.loads(signature.payload)
+            claims = json.loads(payload)
         except ValueError as exc:
             raise _fail("format", "the token payload is not JSON") from exc
         if not isinstance(claims, dict):

@@ -17,7 +17,7 @@ from typing import TypeGuard
 from ._crypto import InvalidToken, JweCodec
 
 TRANSACTION_TTL = 600
-_STATE = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
+_STATE = re.compile(r"[A-Za-z0-9_-]{20,128}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,7 @@ class Transaction:
 
 
 def valid_state(state: str | None) -> TypeGuard[str]:
-    return state is not None and _STATE.match(state) is not None
+    return state is not None and _STATE.fullmatch(state) is not None
 
 
 def cookie_name(base: str, state: str) -> str:
@@ -66,6 +66,11 @@ def cookie_name(base: str, state: str) -> str:
 
 
 def pending(base: str, cookies: Mapping[str, str]) -> list[str]:
-    """Names of the transaction cookies the request carries."""
+    """Names of the transaction cookies the request carries.
+
+    Only names we could have set (a well-formed state): the surplus ones are echoed back
+    in ``Set-Cookie`` deletions, and a forged name may hold CR/LF or other bytes that
+    must never reach a response header.
+    """
     prefix = f"{base}_tx."
-    return [name for name in cookies if name.startswith(prefix)]
+    return [name for name in cookies if name.startswith(prefix) and valid_state(name[len(prefix) :])]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from starlette.types import Scope
 
@@ -24,8 +24,14 @@ logger = logging.getLogger("logto_asgi")
 
 Headers = list[tuple[bytes, bytes]]
 
-#: Decoded cookie sessions kept per process (about 3 KB each).
+#: Decoded sessions kept per process (about 3 KB each), per backend.
 DECODED_CACHE_SIZE = 4096
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(cache) >= DECODED_CACHE_SIZE:
+        del cache[next(iter(cache))]  # drop the oldest entry
+    cache[key] = value
 
 
 def is_expired(session: Session, *, now: float, idle_timeout: float) -> bool:
@@ -79,9 +85,7 @@ class CookieBackend:
         except (InvalidToken, ValueError):
             logger.info("ignoring an unreadable session cookie (tampered, truncated or old key)")
             return None
-        if len(cache) >= DECODED_CACHE_SIZE:
-            del cache[next(iter(cache))]  # drop the oldest entry
-        cache[value] = session
+        _remember(cache, value, session)
         return session
 
     def encode(self, session: Session) -> str:
@@ -131,6 +135,14 @@ class StoreBackend:
         self._signer = Signer(config.cookie_secrets, "session id")
         self._jar = jar
         self._idle = config.session_idle_timeout
+        # A signed-in browser sends the same cookie, and the store returns the same entry,
+        # until the session changes: check the signature and decrypt the entry once. Keys
+        # are exact values that verified (the signed id) or decrypted and authenticated
+        # (the entry), so a hit can only come from genuine data. The store is still read
+        # on every request: an entry deleted there (sign-out, back-channel logout) ends
+        # the session at once. Sessions are treated as immutable.
+        self._ids: dict[str, tuple[str, str]] = {}
+        self._decoded: dict[bytes, Session] = {}
 
     @property
     def store(self) -> SessionStore:
@@ -147,22 +159,32 @@ class StoreBackend:
         value = cookies.get(self._name)
         if value is None:
             return None
+        ids = self._ids.get(value)
+        if ids is None:
+            try:
+                session_id = self._signer.unsign(value)
+            except InvalidToken:
+                logger.info("ignoring a session cookie with a bad signature")
+                return None
+            ids = (session_id, _entry_key(session_id))
+            _remember(self._ids, value, ids)
+        session_id, key = ids
         try:
-            session_id = self._signer.unsign(value)
-        except InvalidToken:
-            logger.info("ignoring a session cookie with a bad signature")
-            return None
-        try:
-            raw = await self._store.get(_entry_key(session_id))
+            raw = await self._store.get(key)
         except Exception as exc:
             raise StoreUnavailable("the session store cannot be reached") from exc
         if raw is None:
             return None
-        try:
-            session = Session.from_json(self._codec.decrypt(raw.decode("ascii")))
-        except (InvalidToken, ValueError, UnicodeDecodeError):
-            logger.warning("ignoring an unreadable session store entry")
-            return None
+        cacheable = type(raw) is bytes
+        session = self._decoded.get(raw) if cacheable else None
+        if session is None:
+            try:
+                session = Session.from_json(self._codec.decrypt(raw.decode("ascii")))
+            except (InvalidToken, ValueError, UnicodeDecodeError):
+                logger.warning("ignoring an unreadable session store entry")
+                return None
+            if cacheable:
+                _remember(self._decoded, raw, session)
         return session if session.id == session_id else None
 
     async def save(

@@ -1,0 +1,48 @@
+"""Fixtures for the server-side store tests: one real Redis and the real provider per run."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from logto_asgi.sessions.redis import RedisStore
+from support.provider import OidcTestProvider, start_provider
+from support.redis_server import RedisServer, start_redis
+
+
+@pytest.fixture(scope="session")
+def provider() -> Iterator[OidcTestProvider]:
+    """npm's oidc-provider configured like Logto, on a free loopback port."""
+    with start_provider() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real ``redis-server`` on a free loopback port (fails, never skips, when missing)."""
+    server = start_redis(Path(tmp_path_factory.mktemp("redis")))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> Iterator[str]:
+    """The shared Redis's URL; restarts it after a test that stopped it."""
+    yield redis_server.url
+    if not redis_server.running:
+        redis_server.start()
+
+
+@pytest.fixture
+async def redis_store(redis_url: str) -> AsyncIterator[RedisStore]:
+    """A ``RedisStore`` with a prefix of its own, so tests never see each other's keys."""
+    store = RedisStore(redis_url, prefix=f"test-{uuid.uuid4().hex[:8]}:")
+    try:
+        yield store
+    finally:
+        await store.aclose()
