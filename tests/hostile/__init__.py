@@ -1,0 +1,1 @@
+"""Hostile provider, hostile browser, failing provider: the negative suite."""

@@ -1,0 +1,178 @@
+"""A failing provider at sign-in, callback, refresh and userinfo.
+
+Each fault gives a plain 502/503/504 page (or a ``ProviderError`` in a handler that calls a
+context method), leaves nothing bad cached, and the app recovers fully once the provider
+behaves again. Refused connections come from ``FaultyTransport``; everything else is a
+real HTTP answer from the hostile provider (a timeout is a provider slower than the
+middleware's ``http_timeout``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hostile.harness import (
+    API,
+    HostileHarness,
+    assert_plain_page,
+    assert_signed_in,
+    make_hostile_harness,
+    session_cookies_set,
+)
+from hostile.hostile_provider import Endpoint, HostileProvider
+from logto_asgi import ProviderError, get_context
+from support.app import cookie_names
+from support.faults import refuse
+
+pytestmark = pytest.mark.anyio
+
+NETWORK_FAULTS = ["refused", "timeout", "500", "html", "truncated"]
+TOKEN_FAULTS = [*NETWORK_FAULTS, "no_access_token", "no_id_token"]
+EXPECTED = {
+    "refused": (503, "provider_unavailable"),
+    "timeout": (504, "provider_timeout"),
+    "500": (502, "provider_error"),
+    "html": (502, "provider_error"),
+    "truncated": (502, "provider_error"),
+    "no_access_token": (502, "provider_error"),
+    "no_id_token": (502, "provider_error"),
+}
+PATHS: dict[Endpoint, str] = {
+    "discovery": "/openid-configuration",
+    "jwks": "/jwks",
+    "token": "/token",
+    "refresh": "/token",
+    "userinfo": "/me",
+}
+
+
+def inject(h: HostileHarness, endpoint: Endpoint, fault: str) -> None:
+    if fault == "refused":
+        h.transport.fault, h.transport.fault_path = refuse, PATHS[endpoint]
+    elif fault == "timeout":
+        h.provider.faults[endpoint] = "slow"
+    elif fault in ("500", "html", "truncated"):
+        h.provider.faults[endpoint] = fault  # type: ignore[assignment]
+    else:
+        removed = {"no_access_token": "access_token", "no_id_token": "id_token"}[fault]
+        fields = h.provider.refresh_fields if endpoint == "refresh" else h.provider.token_fields
+        fields[removed] = None
+
+
+def heal(h: HostileHarness) -> None:
+    h.transport.fault = None
+    h.provider.faults.clear()
+    h.provider.token_fields.clear()
+    h.provider.refresh_fields.clear()
+
+
+@pytest.mark.parametrize("fault", NETWORK_FAULTS)
+async def test_discovery_fault_at_sign_in(h: HostileHarness, fault: str) -> None:
+    """Discovery failing at sign-in: plain 5xx page, no redirect; not cached, then recovery."""
+    inject(h, "discovery", fault)
+    response = await h.start()
+    assert_plain_page(response, *EXPECTED[fault])
+    assert "location" not in response.headers and "set-cookie" not in response.headers
+    heal(h)
+    before = h.provider.counts["discovery"]
+    assert_signed_in(await h.sign_in())
+    assert h.provider.counts["discovery"] == before + 1
+    assert (await h.get("/me")).status_code == 200
+
+
+async def callback_url(h: HostileHarness) -> str:
+    start = await h.start()
+    back = await h.client.get(start.headers["location"])
+    return str(back.headers["location"])
+
+
+@pytest.mark.parametrize("fault", TOKEN_FAULTS)
+async def test_token_endpoint_fault_at_callback(h: HostileHarness, fault: str) -> None:
+    """The code exchange failing: plain 5xx page, no session, transaction cleared; then recovery."""
+    url = await callback_url(h)
+    inject(h, "token", fault)
+    response = await h.client.get(url)
+    assert_plain_page(response, *EXPECTED[fault])
+    assert session_cookies_set(response) == [] and cookie_names(h.client) == set()
+    assert h.provider.counts["userinfo"] == 0
+    heal(h)
+    assert_signed_in(await h.sign_in())
+    assert (await h.get("/me")).status_code == 200
+
+
+@pytest.mark.parametrize("fault", NETWORK_FAULTS)
+async def test_jwks_fault_at_callback(h: HostileHarness, fault: str) -> None:
+    """The JWKS failing at the callback: plain 5xx page, no session; the failure is not cached."""
+    url = await callback_url(h)
+    inject(h, "jwks", fault)
+    response = await h.client.get(url)
+    assert_plain_page(response, *EXPECTED[fault])
+    assert session_cookies_set(response) == []
+    heal(h)
+    assert_signed_in(await h.sign_in())
+
+
+@pytest.mark.parametrize("fault", [*NETWORK_FAULTS, "no_access_token"])
+async def test_token_endpoint_fault_at_refresh(h: HostileHarness, fault: str) -> None:
+    """The refresh grant failing: plain 5xx page, the session kept as is; the next try succeeds."""
+    assert_signed_in(await h.sign_in())
+    inject(h, "refresh", fault)
+    response = await h.get("/token", resource=API, raw="1")
+    assert_plain_page(response, *EXPECTED[fault])
+    assert "set-cookie" not in response.headers
+    assert (await h.get("/me")).status_code == 200
+    heal(h)
+    response = await h.get("/token", resource=API, raw="1")
+    assert response.status_code == 200 and session_cookies_set(response) == ["logto"]
+
+
+@pytest.mark.parametrize("fault", NETWORK_FAULTS)
+async def test_userinfo_fault(h: HostileHarness, fault: str) -> None:
+    """The userinfo endpoint failing: plain 5xx page, the session kept; then recovery."""
+    assert_signed_in(await h.sign_in())
+    inject(h, "userinfo", fault)
+    response = await h.get("/userinfo")
+    assert_plain_page(response, *EXPECTED[fault])
+    assert "set-cookie" not in response.headers
+    heal(h)
+    assert (await h.get("/userinfo")).json()["sub"] == "user-hostile"
+
+
+async def catching(request: Request) -> Response:
+    """A handler that catches what a context method raises."""
+    try:
+        token = await get_context(request).get_access_token(API)
+    except ProviderError as exc:
+        return JSONResponse({"raised": type(exc).__name__, "status": exc.status_code})
+    return JSONResponse({"token_suffix": token[-4:]})
+
+
+@pytest.fixture
+async def catching_app(hostile_provider: HostileProvider) -> AsyncIterator[HostileHarness]:
+    hostile_provider.reset()
+    harness = make_hostile_harness(hostile_provider, app=Starlette(routes=[Route("/catch", catching)]))
+    try:
+        yield harness
+    finally:
+        await harness.aclose()
+        hostile_provider.reset()
+
+
+@pytest.mark.parametrize(
+    ("fault", "raised"),
+    [("refused", "ProviderUnavailable"), ("timeout", "ProviderTimeout"), ("500", "ProviderError")],
+)
+async def test_handler_sees_a_provider_error(catching_app: HostileHarness, fault: str, raised: str) -> None:
+    """A handler calling get_access_token() during a provider fault gets the ProviderError subclass."""
+    h = catching_app
+    assert_signed_in(await h.sign_in())
+    inject(h, "refresh", fault)
+    assert (await h.get("/catch")).json() == {"raised": raised, "status": EXPECTED[fault][0]}
+    heal(h)
+    assert "token_suffix" in (await h.get("/catch")).json()
