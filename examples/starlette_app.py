@@ -19,7 +19,6 @@ middleware answers ``/sign-in``, ``/callback`` and ``/sign-out`` itself.
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timezone
@@ -29,7 +28,7 @@ from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from logto_asgi import (
@@ -40,6 +39,7 @@ from logto_asgi import (
     NotAuthenticated,
     UserInfoScope,
     get_context,
+    requires_auth,
 )
 
 SHOPPING_API = "https://shopping.example.com/api"
@@ -63,31 +63,6 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 # Claims that hold seconds (JWT) or milliseconds (Logto's created_at / updated_at).
 SECONDS_CLAIMS = {"exp", "iat", "nbf", "auth_time"}
 MILLISECONDS_CLAIMS = {"created_at", "updated_at"}
-
-
-# -- guard -------------------------------------------------------------------------------
-
-
-def signed_in(endpoint: Endpoint) -> Endpoint:
-    """Send anonymous visitors to sign-in, then back to this page.
-
-    The guide's ``@authenticated(shouldRedirect=True)``, kept local and tiny here;
-    ``logto_asgi.requires_auth(redirect=True)`` does the same (and checks scopes).
-    A session that ended while the page ran (refresh token rejected) signs in again too.
-    """
-
-    @functools.wraps(endpoint)
-    async def guarded(request: Request) -> Response:
-        logto = get_context(request)
-        back = request.url.path
-        if not logto.is_authenticated:
-            return RedirectResponse(logto.sign_in_url(return_to=back), status_code=302)
-        try:
-            return await endpoint(request)
-        except NotAuthenticated:  # SessionExpired included: the middleware clears the cookie
-            return RedirectResponse(logto.sign_in_url(return_to=back), status_code=302)
-
-    return guarded
 
 
 # -- pages -------------------------------------------------------------------------------
@@ -131,7 +106,7 @@ async def home(request: Request) -> Response:
     return page(logto, "Home", body, active="/")
 
 
-@signed_in
+@requires_auth(redirect=True)
 async def protected(request: Request) -> Response:
     logto = get_context(request)
     claims = logto.user.to_dict() if logto.user is not None else {}
@@ -144,7 +119,7 @@ async def protected(request: Request) -> Response:
     return page(logto, "ID token", body, active="/protected")
 
 
-@signed_in
+@requires_auth(redirect=True)
 async def userinfo(request: Request) -> Response:
     logto = get_context(request)
     try:
@@ -183,7 +158,7 @@ async def userinfo(request: Request) -> Response:
     return page(logto, "User info", body, active="/protected/userinfo")
 
 
-@signed_in
+@requires_auth(redirect=True)
 async def api_token(request: Request) -> Response:
     logto = get_context(request)
     try:
@@ -204,7 +179,7 @@ async def api_token(request: Request) -> Response:
     return page(logto, "API token", body, active="/protected/api-token")
 
 
-@signed_in
+@requires_auth(redirect=True)
 async def organizations(request: Request) -> Response:
     logto = get_context(request)
     ids = (logto.user.organizations if logto.user is not None else None) or []

@@ -368,7 +368,7 @@ def _fill_anonymous(scope: Scope) -> None:
 def _authenticated_scope(scope: Scope, ctx: BearerContext) -> Scope:
     claims = ctx.user
     assert claims is not None
-    identity = {"user": BearerUser(claims), "auth": AuthCredentials(sorted(ctx.scopes))}
+    identity = {"user": BearerUser(claims), "auth": AuthCredentials(sorted({"authenticated", *ctx.scopes}))}
     state = scope.get("state") or {}
     if "logto" in state:
         # LogtoMiddleware already ran (it is outside us): replace its answer in place.

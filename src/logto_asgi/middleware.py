@@ -194,7 +194,8 @@ class LogtoMiddleware:
     def _scope_list(self, session: Session) -> list[str]:
         scopes = self._sorted_scopes.get(session.scope)
         if scopes is None:
-            scopes = sorted(session.scopes)
+            # Starlette's convention: "authenticated" marks a signed-in request.
+            scopes = sorted({"authenticated", *session.scopes})
             if len(self._sorted_scopes) < 256:
                 self._sorted_scopes[session.scope] = scopes
         return scopes

@@ -36,7 +36,7 @@ async def test_example_runs_under_the_uvicorn_command(e2e_provider: OidcTestProv
             assert home.status_code == 200
             assert "Not authenticated" in home.text
             protected = await client.get("/protected")
-            assert protected.status_code == 302
+            assert protected.status_code == 303
             assert protected.headers["location"] == "/sign-in?return_to=%2Fprotected"
             sign_in = await client.get(protected.headers["location"])
             assert sign_in.headers["location"].startswith(e2e_provider.authorization_endpoint)

@@ -84,6 +84,9 @@ async def test_starlette_requires_reads_request_auth(guarded: Guarded, how: str)
     client = await caller(guarded, how, "alice")
     email = await client.get(f"{APP_ORIGIN}/starlette/email")
     shopping = await client.get(f"{APP_ORIGIN}/starlette/shopping")
+    authenticated = await client.get(f"{APP_ORIGIN}/starlette/authenticated")
+    assert (authenticated.status_code, authenticated.text) == (200, "authenticated: user-alice")
+    assert (await anonymous.get(f"{APP_ORIGIN}/starlette/authenticated")).status_code == 403
     if how == "session":
         assert (email.status_code, email.text) == (200, "email scope for Alice Liddell")
         assert shopping.status_code == 403

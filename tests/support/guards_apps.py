@@ -56,6 +56,11 @@ async def starlette_email(request: Request) -> Response:
     return PlainTextResponse(f"email scope for {request.user.display_name}")
 
 
+@requires("authenticated")
+async def starlette_authenticated(request: Request) -> Response:
+    return PlainTextResponse(f"authenticated: {request.user.identity}")
+
+
 @requires("shopping:read")
 async def starlette_shopping(request: Request) -> Response:
     return PlainTextResponse(f"shopping:read for {request.user.identity}")
@@ -102,6 +107,7 @@ def build_guarded_app() -> Starlette:
             ),
             Route("/profile", requires_auth(fetch_user_info=True)(profile)),
             Route("/starlette/email", starlette_email),
+            Route("/starlette/authenticated", starlette_authenticated),
             Route("/starlette/shopping", starlette_shopping),
             WebSocketRoute("/ws", requires_auth()(ws_echo)),
             Mount("/admin", app=RequireAuth(sub_app("admin"), scopes=["email"])),
