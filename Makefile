@@ -4,6 +4,7 @@
 #                  redis-server and chromium from apt when missing (fast when done)
 #   make test      pytest over tests/ with branch coverage (extra options: PYTEST_ARGS=...)
 #   make lint      ruff format --check, ruff check, mypy --strict
+#   make docs      the MkDocs site in site/ (mkdocs build --strict: warnings fail)
 #   make demo      the test provider + an example app on http://localhost:3000
 #                  (APP=starlette by default: examples/$(APP)_app.py, its `app`)
 #   make clean     remove everything the targets above generated (.venv included)
@@ -21,6 +22,7 @@ PYTEST_ARGS ?=
 # Stamps live in the venv, so deleting .venv redoes everything.
 PY_STAMP := $(VENV)/.stamp-python
 NPM_STAMP := $(VENV)/.stamp-npm
+DOCS_STAMP := $(VENV)/.stamp-docs
 
 # Playwright drives Debian's chromium (tests/e2e); it must never fetch its own browsers.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
@@ -28,10 +30,10 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PIP_NO_INPUT := 1
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: help install system-deps test lint demo clean
+.PHONY: help install system-deps test lint docs demo clean
 
 help:
-	@echo "make install | test | lint | demo [APP=starlette|fastapi|...] | clean"
+	@echo "make install | test | lint | docs | demo [APP=starlette|fastapi|quart] | clean"
 
 install: $(PY_STAMP) $(NPM_STAMP) system-deps
 
@@ -68,6 +70,13 @@ lint: install
 	$(VENV)/bin/ruff format --check src tests examples
 	$(VENV)/bin/ruff check src tests examples
 	MYPYPATH=src:tests $(VENV)/bin/mypy --strict --explicit-package-bases src tests
+
+$(DOCS_STAMP): $(PY_STAMP)
+	$(PY) -m pip install --quiet --group docs
+	@touch $@
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 demo: install
 	$(PY) examples/demo.py --app $(APP)
