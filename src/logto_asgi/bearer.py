@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import httpx
-from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
+from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._http import send_error, send_response
@@ -37,6 +37,7 @@ from .middleware import _install_error_handler
 from .models import AccessTokenClaims
 from .provider import ProviderClient, ProviderSettings
 from .tokens import check_access_token, read_header, verify_signature
+from .users import BearerUser
 
 __all__ = ["BearerAuthMiddleware", "BearerContext", "BearerUser"]
 
@@ -56,27 +57,6 @@ def _audiences(claims: Mapping[str, Any]) -> list[str]:
     if isinstance(aud, list):
         return [a for a in aud if isinstance(a, str)]
     return []
-
-
-class BearerUser(BaseUser):
-    """Starlette's ``request.user`` for a request authenticated by a bearer token."""
-
-    __slots__ = ("claims",)
-
-    def __init__(self, claims: AccessTokenClaims) -> None:
-        self.claims = claims
-
-    @property
-    def is_authenticated(self) -> bool:
-        return True
-
-    @property
-    def display_name(self) -> str:
-        return str(self.claims.sub or self.claims.client_id or "")
-
-    @property
-    def identity(self) -> str:
-        return str(self.claims.sub or "")
 
 
 class BearerContext:

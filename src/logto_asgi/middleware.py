@@ -13,45 +13,23 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
+from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._http import NO_STORE, add_headers, error_body, request_cookies, send_error, www_authenticate
 from .config import LogtoConfig
 from .context import LogtoContext, _current
 from .core import LogtoCore
-from .errors import LogtoError, NotAuthenticated
-from .models import IdTokenClaims
+from .errors import LogtoError
 from .routes import AuthRoutes
 from .sessions._backends import is_expired
 from .sessions.base import Session
+from .users import LogtoUser
 
 logger = logging.getLogger("logto_asgi")
 
 _ANONYMOUS = UnauthenticatedUser()
 _NO_CREDENTIALS = AuthCredentials()
-
-
-class LogtoUser(BaseUser):
-    """Starlette's ``request.user`` for a signed-in request."""
-
-    __slots__ = ("claims",)
-
-    def __init__(self, claims: IdTokenClaims) -> None:
-        self.claims = claims
-
-    @property
-    def is_authenticated(self) -> bool:
-        return True
-
-    @property
-    def display_name(self) -> str:
-        c = self.claims
-        return str(c.name or c.username or c.email or c.sub or "")
-
-    @property
-    def identity(self) -> str:
-        return str(self.claims.sub)
 
 
 class _Unavailable:
@@ -155,8 +133,10 @@ class LogtoMiddleware:
         if unavailable is not None:
             state["user"] = scope["user"] = scope["auth"] = _Unavailable(unavailable)
         elif session is not None:
-            state["user"] = ctx.user
-            scope["user"] = LogtoUser(ctx.user)  # type: ignore[arg-type]
+            user = ctx.user
+            assert user is not None
+            state["user"] = user
+            scope["user"] = LogtoUser(user)
             scope["auth"] = AuthCredentials(self._scope_list(session))
         else:
             state["user"] = None
@@ -314,4 +294,4 @@ def _install_error_handler(app: Any) -> None:
         app.register_error_handler(LogtoError, handle_quart)
 
 
-__all__ = ["LogtoMiddleware", "LogtoUser", "NotAuthenticated"]
+__all__ = ["LogtoMiddleware", "LogtoUser"]
