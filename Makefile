@@ -4,6 +4,7 @@
 #                  redis-server and chromium from apt when missing (fast when done)
 #   make test      pytest over tests/ with branch coverage (extra options: PYTEST_ARGS=...)
 #   make lint      ruff format --check, ruff check, mypy --strict
+#   make bench     the benchmark suite (bench/): one table, also bench/results/latest.json
 #   make docs      the MkDocs site in site/ (mkdocs build --strict: warnings fail)
 #   make demo      the test provider + an example app on http://localhost:3000
 #                  (APP=starlette by default: examples/$(APP)_app.py, its `app`)
@@ -30,10 +31,10 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PIP_NO_INPUT := 1
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: help install system-deps test lint docs demo clean
+.PHONY: help install system-deps test lint docs bench demo clean
 
 help:
-	@echo "make install | test | lint | docs | demo [APP=starlette|fastapi|quart] | clean"
+	@echo "make install | test | lint | docs | bench | demo [APP=starlette|fastapi|quart] | clean"
 
 install: $(PY_STAMP) $(NPM_STAMP) system-deps
 
@@ -67,9 +68,9 @@ test: install
 	$(PY) -m pytest --cov=logto_asgi --cov-branch --cov-report=term $(PYTEST_ARGS) tests
 
 lint: install
-	$(VENV)/bin/ruff format --check src tests examples
-	$(VENV)/bin/ruff check src tests examples
-	MYPYPATH=src:tests $(VENV)/bin/mypy --strict --explicit-package-bases src tests
+	$(VENV)/bin/ruff format --check src tests examples bench
+	$(VENV)/bin/ruff check src tests examples bench
+	MYPYPATH=src:tests $(VENV)/bin/mypy --strict --explicit-package-bases src tests bench
 
 $(DOCS_STAMP): $(PY_STAMP)
 	$(PY) -m pip install --quiet --group docs
@@ -77,6 +78,21 @@ $(DOCS_STAMP): $(PY_STAMP)
 
 docs: $(DOCS_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
+# The benchmark (bench/): needs what the tests need (venv, the npm test provider,
+# redis-server) but not chromium, plus wrk and the bench dependency group.
+bench: $(PY_STAMP) $(NPM_STAMP)
+	@if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	missing=""; \
+	command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing with apt-get"; \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
+	fi
+	$(PY) -m pip install --quiet --group bench
+	$(PY) -m bench.run
 
 demo: install
 	$(PY) examples/demo.py --app $(APP)
