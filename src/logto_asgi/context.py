@@ -55,13 +55,16 @@ class LogtoContext:
         session: Session | None,
         *,
         unavailable: LogtoError | None = None,
+        user: IdTokenClaims | None = None,
     ) -> None:
         self._core = core
         self._scope = scope
         self._session = session
         #: Set when the session store could not be read: touching the session raises it.
         self._unavailable = unavailable
-        self._user = IdTokenClaims(session.claims) if session is not None else None
+        if user is None and session is not None:
+            user = IdTokenClaims(session.claims)
+        self._user = user
         #: True when the session changed and must be written back.
         self.changed = False
         #: True when the session ended during this request (cookies must be cleared).

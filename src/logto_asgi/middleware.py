@@ -11,16 +11,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._http import NO_STORE, add_headers, error_body, request_cookies, send_error, www_authenticate
+from ._http import NO_STORE, add_headers, error_body, parse_cookies, send_error, www_authenticate
 from .config import LogtoConfig
 from .context import LogtoContext, _current
 from .core import LogtoCore
 from .errors import LogtoError
+from .models import IdTokenClaims
 from .routes import AuthRoutes
 from .sessions._backends import is_expired
 from .sessions.base import Session
@@ -31,15 +33,25 @@ logger = logging.getLogger("logto_asgi")
 _ANONYMOUS = UnauthenticatedUser()
 
 
-class _NoCredentials(AuthCredentials):
-    """``request.auth`` of every anonymous request: one shared object, so its scopes are
-    an immutable empty tuple (a handler cannot add a scope to all anonymous requests)."""
+class _FrozenCredentials(AuthCredentials):
+    """``request.auth`` shared by many requests (every anonymous one, or every request of
+    one session): its scopes are a tuple, so no handler can change them for the others."""
 
-    def __init__(self) -> None:
-        self.scopes = ()  # type: ignore[assignment]
+    def __init__(self, scopes: tuple[str, ...] = ()) -> None:
+        self.scopes = scopes  # type: ignore[assignment]
 
 
-_NO_CREDENTIALS = _NoCredentials()
+@dataclass(frozen=True, slots=True)
+class _SessionView:
+    """What every request of one session shares: built once per session, read-only."""
+
+    claims: IdTokenClaims
+    user: LogtoUser
+    auth: _FrozenCredentials
+
+
+_NO_CREDENTIALS = _FrozenCredentials()
+_PARSED_COOKIES_SIZE = 4096
 
 
 # What a context still needs from its scope after the request: URLs and content negotiation.
@@ -97,9 +109,7 @@ class LogtoMiddleware:
         self._routes = AuthRoutes(self.core)
         self._paths = self._routes.paths
         self._cookie_marker = config.cookie_name.encode("latin-1")
-        # request.auth's scope list by the session's scope string (few distinct values):
-        # sorted once, copied per request (AuthCredentials is mutable: never shared).
-        self._sorted_scopes: dict[str, list[str]] = {}
+        self._parsed_cookies: dict[bytes, dict[str, str]] = {}
         # Quart is wrapped as `app.asgi_app = LogtoMiddleware(app.asgi_app, ...)`: a bound method.
         _install_error_handler(getattr(app, "__self__", app))
 
@@ -116,25 +126,45 @@ class LogtoMiddleware:
         elif kind != "websocket":
             await self.app(scope, receive, send)
             return
-        marker = self._cookie_marker
+        raw: bytes | None = None
         for name, value in scope["headers"]:
-            if name == b"cookie" and marker in value:
-                await self._serve(scope, receive, send)
-                return
-        await self._serve_anonymous(scope, receive, send)
+            if name == b"cookie":
+                # HTTP/2 may split cookies over several headers: join them like browsers do.
+                raw = value if raw is None else raw + b"; " + value
+        if raw is None or self._cookie_marker not in raw:
+            await self._serve_anonymous(scope, receive, send)
+            return
+        await self._serve(scope, receive, send, raw)
 
-    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def _parse_cookies(self, raw: bytes) -> dict[str, str]:
+        """The Cookie header as a dict, parsed once per distinct header (a signed-in
+        browser sends the same one until its session changes). Treated as read-only."""
+        cookies = self._parsed_cookies.get(raw)
+        if cookies is None:
+            cookies = parse_cookies(raw.decode("latin-1"))
+            if len(self._parsed_cookies) >= _PARSED_COOKIES_SIZE:
+                del self._parsed_cookies[next(iter(self._parsed_cookies))]
+            self._parsed_cookies[raw] = cookies
+        return cookies
+
+    def _view(self, session: Session) -> _SessionView:
+        view: _SessionView | None = session.view
+        if view is None:
+            claims = IdTokenClaims(session.claims)
+            # Starlette's convention: "authenticated" marks a signed-in request.
+            scopes = tuple(sorted({"authenticated", *session.scopes}))
+            view = session.view = _SessionView(claims, LogtoUser(claims), _FrozenCredentials(scopes))
+        return view
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, raw: bytes) -> None:
         """A request that carries a cookie whose header mentions our cookie name."""
         core = self.core
         session: Session | None = None
         stale = False
         renew = False
-        cookies = request_cookies(scope)
-        if not cookies:
-            await self._serve_anonymous(scope, receive, send)
-            return
+        cookies = self._parse_cookies(raw)
         unavailable: LogtoError | None = None
-        if cookies and core.backend.present(cookies):
+        if core.backend.present(cookies):
             try:
                 session = await core.backend.load(cookies)
             except LogtoError as exc:
@@ -149,19 +179,20 @@ class LogtoMiddleware:
             else:
                 renew = now - session.updated_at >= core.renew_after
 
-        ctx = LogtoContext(core, scope, session, unavailable=unavailable)
+        view = self._view(session) if session is not None else None
+        ctx = LogtoContext(
+            core, scope, session, unavailable=unavailable, user=view.claims if view is not None else None
+        )
         state = scope.get("state")
         if state is None:
             state = scope["state"] = {}
         state["logto"] = ctx
         if unavailable is not None:
             state["user"] = scope["user"] = scope["auth"] = _Unavailable(unavailable)
-        elif session is not None:
-            user = ctx.user
-            assert user is not None
-            state["user"] = user
-            scope["user"] = LogtoUser(user)
-            scope["auth"] = AuthCredentials(self._scope_list(session))
+        elif view is not None:
+            state["user"] = view.claims
+            scope["user"] = view.user
+            scope["auth"] = view.auth
         else:
             state["user"] = None
             scope["user"] = _ANONYMOUS
@@ -200,15 +231,6 @@ class LogtoMiddleware:
         finally:
             _current.reset(token)
             _detach(ctx, scope)
-
-    def _scope_list(self, session: Session) -> list[str]:
-        scopes = self._sorted_scopes.get(session.scope)
-        if scopes is None:
-            # Starlette's convention: "authenticated" marks a signed-in request.
-            scopes = sorted({"authenticated", *session.scopes})
-            if len(self._sorted_scopes) < 256:
-                self._sorted_scopes[session.scope] = scopes
-        return scopes
 
     async def _serve_anonymous(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The fast path: no cookie of ours, nothing to read and nothing to write back."""

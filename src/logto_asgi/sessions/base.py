@@ -63,6 +63,9 @@ class Session:
     expires_at: int
     access_tokens: dict[str, CachedToken] = field(default_factory=dict)
     id: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    #: Read-only objects derived from this session once (claims view, request.user,
+    #: request.auth) and shared by the requests that carry it. Never serialised.
+    view: Any = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> bytes:
         data: dict[str, Any] = {
