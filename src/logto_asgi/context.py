@@ -46,7 +46,18 @@ ORGANIZATION_AUDIENCE = "urn:logto:organization:"
 class LogtoContext:
     """Authentication state and token accessors for one request."""
 
-    __slots__ = ("_core", "_scope", "_session", "_unavailable", "_user", "changed", "ended", "user_info")
+    __slots__ = (
+        "_core",
+        "_headers",
+        "_scheme",
+        "_server",
+        "_session",
+        "_unavailable",
+        "_user",
+        "changed",
+        "ended",
+        "user_info",
+    )
 
     def __init__(
         self,
@@ -58,7 +69,12 @@ class LogtoContext:
         user: IdTokenClaims | None = None,
     ) -> None:
         self._core = core
-        self._scope = scope
+        # What the context needs of the request, not the scope itself: the scope holds the
+        # context (scope["state"]["logto"]), and a cycle would leave every request's
+        # objects to the cyclic garbage collector.
+        self._headers: list[tuple[bytes, bytes]] = scope["headers"]
+        self._scheme: str = scope.get("scheme", "http")
+        self._server: tuple[str, int | None] | None = scope.get("server")
         self._session = session
         #: Set when the session store could not be read: touching the session raises it.
         self._unavailable = unavailable
@@ -120,7 +136,12 @@ class LogtoContext:
         return self._core.config.sign_out_path
 
     def absolute_url(self, path: str) -> str:
-        return origin(self._scope, self._core.config.base_url) + path
+        return origin(self.request_scope, self._core.config.base_url) + path
+
+    @property
+    def request_scope(self) -> Scope:
+        """The parts of the request's scope this context keeps (scheme, server, headers)."""
+        return {"type": "http", "scheme": self._scheme, "server": self._server, "headers": self._headers}
 
     # Tokens ----------------------------------------------------------------------------
 

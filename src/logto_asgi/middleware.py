@@ -54,20 +54,6 @@ _NO_CREDENTIALS = _FrozenCredentials()
 _PARSED_COOKIES_SIZE = 4096
 
 
-# What a context still needs from its scope after the request: URLs and content negotiation.
-_DETACHED_KEYS = ("type", "scheme", "server", "headers", "path", "root_path")
-
-
-def _detach(ctx: LogtoContext, scope: Scope) -> None:
-    """Break the cycle scope → scope["state"] → context → scope once the app is done.
-
-    Without this every request's scope, state and context (with the user's claims) could
-    only be freed by the cyclic garbage collector — about one collection every 50
-    requests under uvicorn, several µs per request. The context keeps a copy of the
-    scope without its state, so it still works if someone holds on to it."""
-    ctx._scope = {key: scope[key] for key in _DETACHED_KEYS if key in scope}
-
-
 class _Unavailable:
     """Stands for the user while the session store is down: any use raises the store's
     error, which the middleware (or the framework's handler we install) turns into 503."""
@@ -230,7 +216,6 @@ class LogtoMiddleware:
             await send_error(scope, send_wrapper, exc)
         finally:
             _current.reset(token)
-            _detach(ctx, scope)
 
     async def _serve_anonymous(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The fast path: no cookie of ours, nothing to read and nothing to write back."""
@@ -248,7 +233,6 @@ class LogtoMiddleware:
                 await self.app(scope, receive, send)
             finally:
                 _current.reset(token)
-                _detach(ctx, scope)
             return
         started = False
 
@@ -268,7 +252,6 @@ class LogtoMiddleware:
             await send_error(scope, send, exc)
         finally:
             _current.reset(token)
-            _detach(ctx, scope)
 
     async def _session_headers(
         self, scope: Scope, ctx: LogtoContext, cookies: dict[str, str], *, stale: bool, renew: bool
@@ -339,7 +322,7 @@ def _install_error_handler(app: Any) -> None:
 
         async def handle_quart(exc: LogtoError) -> tuple[bytes, int, dict[str, str]]:
             ctx = _current.get()
-            scope = ctx._scope if ctx is not None else {"headers": []}
+            scope = ctx.request_scope if ctx is not None else {"headers": []}
             body, content_type = error_body(scope, exc)
             headers = {k.decode(): v.decode() for k, v in [*NO_STORE, *www_authenticate(exc)]}
             headers["content-type"] = content_type.decode()
