@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.types import Message, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import LogtoError
 
@@ -217,3 +217,29 @@ def add_headers(message: Message, extra: list[tuple[bytes, bytes]]) -> None:
 def first(mapping: Mapping[str, str], name: str) -> str | None:
     value = mapping.get(name)
     return value if value else None
+
+
+async def run_lifespan(
+    app: ASGIApp,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    *,
+    on_startup: Callable[[], Awaitable[None]],
+    on_shutdown: Callable[[], Awaitable[None]],
+) -> None:
+    """Pass the lifespan conversation through, running our own startup before the app's
+    and our cleanup once the app has shut down."""
+
+    async def receive_wrapper() -> Message:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await on_startup()
+        return message
+
+    async def send_wrapper(message: Message) -> None:
+        if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+            await on_shutdown()
+        await send(message)
+
+    await app(scope, receive_wrapper, send_wrapper)

@@ -29,7 +29,7 @@ import httpx
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._http import send_error, send_response
+from ._http import run_lifespan, send_error, send_response
 from .config import _check_url
 from .context import ORGANIZATION_AUDIENCE
 from .errors import AccessDenied, ConfigurationError, LogtoError, NotAuthenticated, TokenValidationError
@@ -290,18 +290,7 @@ class BearerAuthMiddleware:
             await send_error(scope, send, exc)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def receive_wrapper() -> Message:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await self._warm_up()
-            return message
-
-        async def send_wrapper(message: Message) -> None:
-            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
-                await self.aclose()
-            await send(message)
-
-        await self.app(scope, receive_wrapper, send_wrapper)
+        await run_lifespan(self.app, scope, receive, send, on_startup=self._warm_up, on_shutdown=self.aclose)
 
     async def _warm_up(self) -> None:
         """Fetch discovery and keys at startup: a wrong endpoint shows in the logs now."""

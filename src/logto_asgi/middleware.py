@@ -17,7 +17,15 @@ from typing import Any
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._http import NO_STORE, add_headers, error_body, parse_cookies, send_error, www_authenticate
+from ._http import (
+    NO_STORE,
+    add_headers,
+    error_body,
+    parse_cookies,
+    run_lifespan,
+    send_error,
+    www_authenticate,
+)
 from .config import LogtoConfig
 from .context import LogtoContext, _current
 from .core import LogtoCore
@@ -274,18 +282,9 @@ class LogtoMiddleware:
         return []
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def receive_wrapper() -> Message:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await self._startup_check()
-            return message
-
-        async def send_wrapper(message: Message) -> None:
-            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
-                await self.core.aclose()
-            await send(message)
-
-        await self.app(scope, receive_wrapper, send_wrapper)
+        await run_lifespan(
+            self.app, scope, receive, send, on_startup=self._startup_check, on_shutdown=self.core.aclose
+        )
 
     async def _startup_check(self) -> None:
         """Check the configuration against the provider once at startup, so a wrong

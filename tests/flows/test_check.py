@@ -13,6 +13,7 @@ import pytest
 from logto_asgi import LogtoConfig
 from logto_asgi.check import run_checks
 from support.provider import OidcTestProvider
+from support.tokens import mock_provider
 
 SECRET = "k" * 40
 
@@ -76,26 +77,15 @@ def test_missing_required_option_names_the_variable() -> None:
     assert result.returncode == 1 and "LOGTO_ENDPOINT" in result.stdout
 
 
-def config_with(discovery: dict[str, Any], keys: list[dict[str, Any]]) -> LogtoConfig:
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith("openid-configuration"):
-            return httpx.Response(200, json=discovery)
-        return httpx.Response(200, json={"keys": keys})
-
+def config_with(keys: list[dict[str, Any]], **discovery: Any) -> LogtoConfig:
     return LogtoConfig(
         endpoint="https://id.example.com",
         app_id="a",
         cookie_secret=SECRET,
-        http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+        http_client=httpx.AsyncClient(transport=mock_provider(keys, **discovery)),
     )
 
 
-BASE = {
-    "issuer": "https://id.example.com/oidc",
-    "authorization_endpoint": "https://id.example.com/oidc/auth",
-    "token_endpoint": "https://id.example.com/oidc/token",
-    "jwks_uri": "https://id.example.com/oidc/jwks",
-}
 EC_KEY = {
     "kty": "EC",
     "crv": "P-256",
@@ -108,7 +98,7 @@ EC_KEY = {
 @pytest.mark.anyio
 async def test_missing_endpoints_and_unsupported_algorithms_are_reported() -> None:
     """No end-session/revocation endpoint: warnings; only HS256 advertised: an error."""
-    config = config_with({**BASE, "id_token_signing_alg_values_supported": ["HS256"]}, [EC_KEY])
+    config = config_with([EC_KEY], id_token_signing_alg_values_supported=["HS256"])
     report = await run_checks(config)
     text = report.render()
     assert not report.ok
@@ -120,7 +110,7 @@ async def test_missing_endpoints_and_unsupported_algorithms_are_reported() -> No
 @pytest.mark.anyio
 async def test_empty_jwks_is_an_error() -> None:
     """A JWKS without usable keys fails the check."""
-    config = config_with(BASE, [{"kty": "oct", "k": "c2VjcmV0"}])
+    config = config_with([{"kty": "oct", "k": "c2VjcmV0"}])
     report = await run_checks(config)
     assert not report.ok and "no signing key" in report.render()
     await config.http_client.aclose()  # type: ignore[union-attr]

@@ -23,7 +23,16 @@ from logto_asgi.backchannel import index_session
 from logto_asgi.core import LogtoCore
 from logto_asgi.sessions.base import Session
 from logto_asgi.tokens import BACKCHANNEL_EVENT
-from support.tokens import CLIENT_ID, ISSUER, Signer, flip_signature_bit, hs256_with_public_key, unsigned
+from support.tokens import (
+    CLIENT_ID,
+    ISSUER,
+    Signer,
+    flip_signature_bit,
+    hs256_with_public_key,
+    mock_provider,
+    unsigned,
+    with_overrides,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -44,12 +53,7 @@ def logout_claims(**overrides: Any) -> dict[str, Any]:
         "sub": "user-1",
         "sid": "sid-a",
     }
-    for key, value in overrides.items():
-        if value is None:
-            claims.pop(key, None)
-        else:
-            claims[key] = value
-    return claims
+    return with_overrides(claims, overrides)
 
 
 class BrokenStore:
@@ -82,21 +86,7 @@ class Rig:
 
 
 async def make_rig(store: SessionStore) -> AsyncIterator[Rig]:
-    discovery = {
-        "issuer": ISSUER,
-        "authorization_endpoint": f"{ISSUER}/auth",
-        "token_endpoint": f"{ISSUER}/token",
-        "jwks_uri": f"{ISSUER}/jwks",
-    }
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith("openid-configuration"):
-            return httpx.Response(200, json=discovery)
-        if request.url.path.endswith("/jwks"):
-            return httpx.Response(200, json={"keys": [SIGNER.jwk()]})
-        return httpx.Response(404)
-
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as provider_http:
+    async with httpx.AsyncClient(transport=mock_provider([SIGNER.jwk()])) as provider_http:
         config = LogtoConfig(
             endpoint="https://id.example.com",
             app_id=CLIENT_ID,

@@ -10,6 +10,7 @@ import json
 import time
 from typing import Any
 
+import httpx
 from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
 
@@ -45,6 +46,17 @@ class Signer:
         return jwt.encode(head, claims, self.key, algorithms=[head["alg"]])
 
 
+def with_overrides(claims: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``claims`` changed by ``overrides``; an override of ``None`` removes the claim."""
+    result = dict(claims)
+    for key, value in overrides.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = value
+    return result
+
+
 def id_claims(**overrides: Any) -> dict[str, Any]:
     now = int(time.time())
     claims: dict[str, Any] = {
@@ -56,12 +68,27 @@ def id_claims(**overrides: Any) -> dict[str, Any]:
         "nonce": "n-0123456789",
         "name": "Test User",
     }
-    for key, value in overrides.items():
-        if value is None:
-            claims.pop(key, None)
-        else:
-            claims[key] = value
-    return claims
+    return with_overrides(claims, overrides)
+
+
+def mock_provider(keys: list[Any], **discovery: Any) -> httpx.MockTransport:
+    """A provider at ISSUER serving only discovery (plus ``discovery`` entries) and this JWKS."""
+    document = {
+        "issuer": ISSUER,
+        "authorization_endpoint": f"{ISSUER}/auth",
+        "token_endpoint": f"{ISSUER}/token",
+        "jwks_uri": f"{ISSUER}/jwks",
+        **discovery,
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("openid-configuration"):
+            return httpx.Response(200, json=document)
+        if request.url.path.endswith("/jwks"):
+            return httpx.Response(200, json={"keys": keys})
+        return httpx.Response(404)
+
+    return httpx.MockTransport(handler)
 
 
 def unsigned(claims: dict[str, Any]) -> str:

@@ -17,11 +17,11 @@ from logto_asgi import LogtoConfig, TokenValidationError
 from logto_asgi.core import LogtoCore
 from support.tokens import (
     CLIENT_ID,
-    ISSUER,
     Signer,
     flip_signature_bit,
     hs256_with_public_key,
     id_claims,
+    mock_provider,
     unsigned,
 )
 
@@ -29,25 +29,11 @@ NONCE = "n-0123456789"
 
 
 def core_for(keys: list[dict[str, Any]], *, clock: float | None = None) -> LogtoCore:
-    discovery = {
-        "issuer": ISSUER,
-        "authorization_endpoint": f"{ISSUER}/auth",
-        "token_endpoint": f"{ISSUER}/token",
-        "jwks_uri": f"{ISSUER}/jwks",
-    }
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith("openid-configuration"):
-            return httpx.Response(200, json=discovery)
-        if request.url.path.endswith("/jwks"):
-            return httpx.Response(200, json={"keys": keys})
-        return httpx.Response(404)
-
     config = LogtoConfig(
         endpoint="https://id.example.com",
         app_id=CLIENT_ID,
         cookie_secret="c" * 32,
-        http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+        http_client=httpx.AsyncClient(transport=mock_provider(keys)),
         clock_skew=60,
     )
     return LogtoCore(config, clock=(lambda: clock) if clock else time.time)
