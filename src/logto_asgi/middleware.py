@@ -59,7 +59,9 @@ class _SessionView:
 
 
 _NO_CREDENTIALS = _FrozenCredentials()
-_PARSED_COOKIES_SIZE = 4096
+# Parsed Cookie headers kept: at most 2,048 headers of at most 16 KiB (32 MiB at worst).
+_PARSED_COOKIES_SIZE = 2048
+_PARSED_COOKIE_MAX = 16 * 1024
 
 
 class _Unavailable:
@@ -136,9 +138,10 @@ class LogtoMiddleware:
         cookies = self._parsed_cookies.get(raw)
         if cookies is None:
             cookies = parse_cookies(raw.decode("latin-1"))
-            if len(self._parsed_cookies) >= _PARSED_COOKIES_SIZE:
-                del self._parsed_cookies[next(iter(self._parsed_cookies))]
-            self._parsed_cookies[raw] = cookies
+            if len(raw) <= _PARSED_COOKIE_MAX:  # bounded memory, whatever clients send
+                if len(self._parsed_cookies) >= _PARSED_COOKIES_SIZE:
+                    del self._parsed_cookies[next(iter(self._parsed_cookies))]
+                self._parsed_cookies[raw] = cookies
         return cookies
 
     def _view(self, session: Session) -> _SessionView:
