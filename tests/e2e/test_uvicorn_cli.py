@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import httpx
 import pytest
 
+from support.app import register_app
 from support.provider import OidcTestProvider
 from support.server import free_port, run_uvicorn
 
@@ -19,17 +19,7 @@ async def test_example_runs_under_the_uvicorn_command(e2e_provider: OidcTestProv
     """`uvicorn starlette_app:app` starts from the environment and sends /protected to the provider."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    client_secret = secrets.token_urlsafe(24)
-    await e2e_provider.register_client(
-        client_id="e2e-uvicorn-cli", client_secret=client_secret, redirect_uris=[f"{base_url}/callback"]
-    )
-    env = {
-        "LOGTO_ENDPOINT": e2e_provider.url,
-        "LOGTO_APP_ID": "e2e-uvicorn-cli",
-        "LOGTO_APP_SECRET": client_secret,
-        "LOGTO_COOKIE_SECRET": secrets.token_urlsafe(48),
-        "LOGTO_BASE_URL": base_url,
-    }
+    env = (await register_app(e2e_provider, base_url, prefix="e2e-uvicorn-cli")).env(base_url)
     with run_uvicorn("starlette_app:app", port=port, env=env, app_dir=EXAMPLES) as server:
         async with httpx.AsyncClient(base_url=server.url) as client:
             home = await client.get("/")

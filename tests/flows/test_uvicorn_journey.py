@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import secrets
-import uuid
-
 import httpx
 import pytest
 
-from logto_asgi import LogtoConfig, LogtoMiddleware
-from support.app import build_app
+from logto_asgi import LogtoMiddleware
+from support.app import build_app, register_app
 from support.provider import OidcTestProvider, provider_login, provider_logout
 from support.server import listen, serve
 
@@ -19,22 +16,9 @@ pytestmark = pytest.mark.anyio
 async def test_sign_in_read_user_sign_out_through_uvicorn(provider: OidcTestProvider) -> None:
     """Over real HTTP: sign in with return_to, read the user, sign out, the provider session is gone."""
     with listen() as listener:
-        client_id = f"uv-{uuid.uuid4().hex[:10]}"
-        secret = secrets.token_urlsafe(24)
-        await provider.register_client(
-            client_id=client_id,
-            client_secret=secret,
-            redirect_uris=[f"{listener.url}/callback"],
-            post_logout_redirect_uris=[f"{listener.url}/"],
-        )
-        config = LogtoConfig(
-            endpoint=provider.url,
-            app_id=client_id,
-            app_secret=secret,
-            cookie_secret=secrets.token_urlsafe(32),
-            base_url=listener.url,
-            scopes=["email"],
-        )
+        registration = await register_app(provider, listener.url, prefix="uv")
+        client_id = registration.client_id
+        config = registration.config(listener.url, scopes=["email"])
         with serve(LogtoMiddleware(build_app(), config=config), listener) as url:
             async with httpx.AsyncClient(timeout=15) as browser:
                 start = await browser.get(f"{url}/sign-in", params={"return_to": "/orders"})

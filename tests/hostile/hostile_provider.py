@@ -34,6 +34,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from support.server import Listener, serve
+from support.tokens import with_overrides
 
 CLIENT_ID = "hostile-app"
 CLIENT_SECRET = "hostile-client-secret-0123456789"
@@ -63,17 +64,6 @@ def alg_for(key: Key) -> str:
 
 def public_jwk(key: Key) -> dict[str, Any]:
     return dict(key.as_dict(private=False))
-
-
-def apply(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """``base`` with ``overrides`` applied; an override of ``None`` removes the key."""
-    merged = dict(base)
-    for name, value in overrides.items():
-        if value is None:
-            merged.pop(name, None)
-        else:
-            merged[name] = value
-    return merged
 
 
 @dataclass
@@ -136,7 +126,7 @@ class HostileProvider:
 
     def metadata(self) -> dict[str, Any]:
         base = self.issuer
-        return apply(
+        return with_overrides(
             {
                 "issuer": base,
                 "authorization_endpoint": f"{base}/auth",
@@ -166,7 +156,7 @@ class HostileProvider:
         }
         if nonce is not None:
             claims["nonce"] = nonce
-        claims = apply(claims, overrides)
+        claims = with_overrides(claims, overrides)
         key = self.signing_key
         header: dict[str, Any] = {"alg": alg_for(key), "typ": "JWT"}
         if self.send_kid and key.kid:
@@ -262,7 +252,7 @@ class HostileProvider:
                 {"error": "invalid_grant", "error_description": "grant request is invalid"}, status_code=400
             )
         id_token = self.id_token(nonce=grant.nonce, client_id=grant.client_id, overrides=self.id_token_claims)
-        return JSONResponse(apply(self._tokens(id_token), self.token_fields))
+        return JSONResponse(with_overrides(self._tokens(id_token), self.token_fields))
 
     def _refresh(self, form: dict[str, str]) -> Response:
         if not form.get("refresh_token"):
@@ -271,7 +261,7 @@ class HostileProvider:
         id_token = None
         if overrides is not None:
             id_token = self.id_token(nonce=None, client_id=CLIENT_ID, overrides=overrides)
-        return JSONResponse(apply(self._tokens(id_token), self.refresh_fields))
+        return JSONResponse(with_overrides(self._tokens(id_token), self.refresh_fields))
 
     async def _userinfo(self, request: Request) -> Response:
         fault = await self._fault("userinfo")
@@ -281,7 +271,7 @@ class HostileProvider:
         if token not in self._access_tokens:
             return JSONResponse({"error": "invalid_token"}, status_code=401)
         body = {"sub": SUBJECT, "name": "Hostile User", "email": "hostile@example.com"}
-        return JSONResponse(apply(body, self.userinfo_claims))
+        return JSONResponse(with_overrides(body, self.userinfo_claims))
 
     async def _revocation(self, request: Request) -> Response:
         return await self._fault("revocation") or Response(status_code=200)

@@ -9,9 +9,7 @@ drives) are told apart from those of the test's own browser by thread.
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
-import uuid
 
 import httpx
 import pytest
@@ -19,7 +17,7 @@ import pytest
 from logto_asgi import LogtoConfig, LogtoMiddleware
 from logto_asgi._crypto import JweCodec
 from logto_asgi.sessions.base import Session
-from support.app import SHOPPING, build_app
+from support.app import SHOPPING, build_app, register_app
 from support.provider import OidcTestProvider, provider_login, provider_logout
 from support.server import listen, serve
 
@@ -59,21 +57,9 @@ async def test_no_secret_in_logs_or_error_bodies(
     caplog.set_level(logging.DEBUG, logger="logto_asgi")
     with listen() as listener:
         base = listener.url
-        client_id, client_secret = f"logs-{uuid.uuid4().hex[:10]}", secrets.token_urlsafe(24)
-        await provider.register_client(
-            client_id=client_id,
-            client_secret=client_secret,
-            redirect_uris=[f"{base}/callback"],
-            post_logout_redirect_uris=[f"{base}/"],
-        )
-        config = LogtoConfig(
-            endpoint=provider.url,
-            app_id=client_id,
-            app_secret=client_secret,
-            cookie_secret=secrets.token_urlsafe(32),
-            base_url=base,
-            scopes=["email", "custom_data", "shopping:read"],
-            resources=[SHOPPING],
+        registration = await register_app(provider, base, prefix="logs")
+        config = registration.config(
+            base, scopes=["email", "custom_data", "shopping:read"], resources=[SHOPPING]
         )
         seen = Secrets(config)
         error_bodies: list[str] = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 from logto_asgi.sessions.redis import RedisStore
 from support.provider import OidcTestProvider, start_provider
 from support.redis_server import RedisServer, start_redis
+from support.redis_server import redis_store as prefixed_redis_store
 
 
 @pytest.fixture(scope="session")
@@ -41,8 +41,5 @@ def redis_url(redis_server: RedisServer) -> Iterator[str]:
 @pytest.fixture
 async def redis_store(redis_url: str) -> AsyncIterator[RedisStore]:
     """A ``RedisStore`` with a prefix of its own, so tests never see each other's keys."""
-    store = RedisStore(redis_url, prefix=f"test-{uuid.uuid4().hex[:8]}:")
-    try:
+    async with prefixed_redis_store(redis_url) as store:
         yield store
-    finally:
-        await store.aclose()

@@ -3,7 +3,6 @@ HTTP to the app under uvicorn, end exactly the sessions they name."""
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -12,8 +11,8 @@ import httpx
 import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from logto_asgi import LogtoConfig, LogtoMiddleware, MemoryStore, RedisStore, SessionStore
-from support.app import build_app
+from logto_asgi import LogtoMiddleware, MemoryStore, RedisStore, SessionStore
+from support.app import build_app, register_app
 from support.provider import OidcTestProvider, provider_login
 from support.server import listen, serve
 
@@ -85,22 +84,11 @@ def store(request: pytest.FixtureRequest) -> SessionStore:
 async def site(provider: OidcTestProvider, store: SessionStore) -> AsyncIterator[Site]:
     """The test app under uvicorn with back-channel logout, registered at the provider."""
     with listen() as bound:
-        client_id, secret = f"bcl-{uuid.uuid4().hex[:10]}", secrets.token_urlsafe(24)
-        await provider.register_client(
-            client_id=client_id,
-            client_secret=secret,
-            redirect_uris=[f"{bound.url}/callback"],
-            backchannel_logout_uri=f"{bound.url}{PATH}",
+        registration = await register_app(
+            provider, bound.url, prefix="bcl", backchannel_logout_uri=f"{bound.url}{PATH}"
         )
-        config = LogtoConfig(
-            endpoint=provider.url,
-            app_id=client_id,
-            app_secret=secret,
-            cookie_secret=secrets.token_urlsafe(32),
-            base_url=bound.url,
-            store=store,
-            backchannel_logout_path=PATH,
-        )
+        client_id = registration.client_id
+        config = registration.config(bound.url, store=store, backchannel_logout_path=PATH)
         recorder = Recorder(LogtoMiddleware(build_app(), config=config))
         with serve(recorder, bound) as url:
             running = Site(url, client_id, recorder)

@@ -5,7 +5,6 @@ Server-side stores and cookies alike."""
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import AsyncIterator
 
 import anyio
@@ -15,9 +14,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from logto_asgi import CookieStore, MemoryStore, RedisStore, SessionStore, get_context
+from logto_asgi import CookieStore, MemoryStore, SessionStore, get_context
 from support.app import APP_ORIGIN, SHOPPING, STORE, Harness, browser_cookies, make_harness, token
 from support.provider import OidcTestProvider
+from support.redis_server import redis_store
 
 pytestmark = pytest.mark.anyio
 
@@ -45,11 +45,8 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[CookieStore | S
     if request.param != "redis":
         yield CookieStore() if request.param == "cookie" else MemoryStore()
         return
-    redis_store = RedisStore(request.getfixturevalue("redis_url"), prefix=f"race-{uuid.uuid4().hex[:8]}:")
-    try:
-        yield redis_store
-    finally:
-        await redis_store.aclose()
+    async with redis_store(request.getfixturevalue("redis_url"), "race") as store:
+        yield store
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from logto_asgi import MemoryStore, RedisStore, SessionStore
 from logto_asgi.sessions._backends import StoreBackend, _entry_key
 from support.app import APP_ORIGIN, SHOPPING, Harness, browser_cookies, make_harness
 from support.provider import OidcTestProvider
+from support.redis_server import redis_store
 
 pytestmark = pytest.mark.anyio
 
@@ -24,11 +25,8 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[SessionStore]:
     if request.param == "memory":
         yield MemoryStore()
         return
-    redis_store = RedisStore(request.getfixturevalue("redis_url"), prefix=f"flow-{uuid.uuid4().hex[:8]}:")
-    try:
-        yield redis_store
-    finally:
-        await redis_store.aclose()
+    async with redis_store(request.getfixturevalue("redis_url"), "flow") as store:
+        yield store
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ storm of requests with an expired access token sends exactly one refresh grant."
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -15,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from support.app import register_app
 from support.provider import OidcTestProvider, provider_login
 from support.server import UvicornProcess, free_port, run_uvicorn
 
@@ -48,17 +48,9 @@ async def short_tokens(provider: OidcTestProvider) -> AsyncIterator[None]:
 async def pair(provider: OidcTestProvider, redis_url: str) -> AsyncIterator[Pair]:
     """The same app in two uvicorn processes, one client registration, one Redis prefix."""
     ports = free_port(), free_port()
-    client_id, secret = f"two-{uuid.uuid4().hex[:10]}", secrets.token_urlsafe(24)
-    await provider.register_client(
-        client_id=client_id,
-        client_secret=secret,
-        redirect_uris=[f"http://127.0.0.1:{port}/callback" for port in ports],
-    )
+    registration = await register_app(provider, *(f"http://127.0.0.1:{port}" for port in ports), prefix="two")
     env = {
-        "LOGTO_ENDPOINT": provider.url,
-        "LOGTO_APP_ID": client_id,
-        "LOGTO_APP_SECRET": secret,
-        "LOGTO_COOKIE_SECRET": secrets.token_urlsafe(32),
+        **registration.env(),
         "REDIS_URL": redis_url,
         "REDIS_PREFIX": f"two-{uuid.uuid4().hex[:8]}:",
     }

@@ -152,6 +152,61 @@ def new_browser(app: ASGIApp) -> httpx.AsyncClient:
     )
 
 
+@dataclass(frozen=True)
+class Registration:
+    """A client registered at the test provider for one or more app origins."""
+
+    provider: OidcTestProvider
+    client_id: str
+    secret: str | None
+
+    def config(self, base_url: str | None, **overrides: Any) -> LogtoConfig:
+        """A LogtoConfig for this client (a fresh cookie secret unless overridden)."""
+        options: dict[str, Any] = {
+            "endpoint": self.provider.url,
+            "app_id": self.client_id,
+            "app_secret": self.secret,
+            "cookie_secret": secrets.token_urlsafe(32),
+            "base_url": base_url,
+        }
+        return LogtoConfig(**{**options, **overrides})
+
+    def env(self, base_url: str | None = None) -> dict[str, str]:
+        """The LOGTO_* variables an app configured with ``LogtoConfig.from_env`` reads."""
+        env = {
+            "LOGTO_ENDPOINT": self.provider.url,
+            "LOGTO_APP_ID": self.client_id,
+            "LOGTO_COOKIE_SECRET": secrets.token_urlsafe(32),
+        }
+        if self.secret is not None:
+            env["LOGTO_APP_SECRET"] = self.secret
+        if base_url is not None:
+            env["LOGTO_BASE_URL"] = base_url
+        return env
+
+
+async def register_app(
+    provider: OidcTestProvider,
+    *origins: str,
+    prefix: str = "app",
+    public: bool = False,
+    **metadata: Any,
+) -> Registration:
+    """Register a new client whose redirect URIs are ``{origin}/callback`` and whose post
+    sign-out URIs are ``{origin}/`` (``APP_ORIGIN`` by default)."""
+    origins = origins or (APP_ORIGIN,)
+    client_id = f"{prefix}-{uuid.uuid4().hex[:12]}"
+    secret = None if public else secrets.token_urlsafe(24)
+    metadata.setdefault("post_logout_redirect_uris", [f"{origin}/" for origin in origins])
+    await provider.register_client(
+        client_id=client_id,
+        client_secret=secret,
+        redirect_uris=[f"{origin}/callback" for origin in origins],
+        **metadata,
+    )
+    return Registration(provider, client_id, secret)
+
+
 async def make_harness(
     provider: OidcTestProvider,
     *,
@@ -161,21 +216,8 @@ async def make_harness(
     **overrides: Any,
 ) -> Harness:
     """A new client at the provider and the app wrapped in LogtoMiddleware."""
-    client_id = f"app-{uuid.uuid4().hex[:12]}"
-    secret = None if public else secrets.token_urlsafe(24)
-    await provider.register_client(
-        client_id=client_id,
-        client_secret=secret,
-        redirect_uris=[f"{APP_ORIGIN}/callback"],
-        post_logout_redirect_uris=[f"{APP_ORIGIN}/"],
-        **(register or {}),
-    )
+    registration = await register_app(provider, public=public, **(register or {}))
     options: dict[str, Any] = {
-        "endpoint": provider.url,
-        "app_id": client_id,
-        "app_secret": secret,
-        "cookie_secret": secrets.token_urlsafe(32),
-        "base_url": APP_ORIGIN,
         "scopes": [
             "email",
             "urn:logto:scope:organizations",
@@ -190,8 +232,7 @@ async def make_harness(
         ],
         "resources": [SHOPPING, STORE],
     }
-    options.update(overrides)
-    config = LogtoConfig(**options)
+    config = registration.config(APP_ORIGIN, **{**options, **overrides})
     middleware = LogtoMiddleware(app or build_app(), config=config)
     return Harness(provider, config, middleware, new_browser(middleware))
 

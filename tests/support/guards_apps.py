@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import secrets
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -23,7 +21,7 @@ from starlette.types import ASGIApp
 from starlette.websockets import WebSocket
 
 from logto_asgi import BearerAuthMiddleware, RequireAuth, get_context, requires_auth
-from support.app import APP_ORIGIN, SHOPPING, USERS, Harness, make_harness, new_browser
+from support.app import APP_ORIGIN, SHOPPING, USERS, Harness, make_harness, new_browser, register_app
 from support.asgi import lifespan
 from support.provider import OidcTestProvider, provider_login, provider_logout
 
@@ -200,21 +198,9 @@ class Example:
 
 async def load_example(provider: OidcTestProvider, name: str) -> Example:
     """Import ``examples/{name}_app.py`` as a new module, configured for the test provider."""
-    client_id = f"example-{uuid.uuid4().hex[:12]}"
-    secret = secrets.token_urlsafe(24)
-    await provider.register_client(
-        client_id=client_id,
-        client_secret=secret,
-        redirect_uris=[f"{APP_ORIGIN}/callback"],
-        post_logout_redirect_uris=[f"{APP_ORIGIN}/"],
-    )
-    env = {
-        "LOGTO_ENDPOINT": provider.url,
-        "LOGTO_APP_ID": client_id,
-        "LOGTO_APP_SECRET": secret,
-        "LOGTO_COOKIE_SECRET": secrets.token_urlsafe(32),
-        "LOGTO_BASE_URL": APP_ORIGIN,
-    }
+    registration = await register_app(provider, prefix="example")
+    client_id = registration.client_id
+    env = registration.env(APP_ORIGIN)
     spec = importlib.util.spec_from_file_location(f"{name}_app_{client_id}", EXAMPLES / f"{name}_app.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -19,10 +19,13 @@ import ssl
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import uuid
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from logto_asgi.sessions.redis import RedisStore
 
 __all__ = [
     "RedisServer",
@@ -266,3 +269,14 @@ def redis_server() -> Iterator[RedisServer]:
             yield server
         finally:
             server.stop()
+
+
+@asynccontextmanager
+async def redis_store(url: str, prefix: str = "test") -> AsyncIterator[RedisStore]:
+    """A ``RedisStore`` whose keys carry a prefix of their own (``{prefix}-<random>:``), so
+    tests never see each other's keys; closed on exit."""
+    store = RedisStore(url, prefix=f"{prefix}-{uuid.uuid4().hex[:8]}:")
+    try:
+        yield store
+    finally:
+        await store.aclose()
