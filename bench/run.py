@@ -23,9 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     _paths()
     # Authlib (the baseline) warns about its own httpx integration on import: not ours.
     warnings.filterwarnings("ignore", message="The httpx module is deprecated")
-    import uvloop
+    import uvloop  # noqa: PLC0415 - only after the paths and the warning filter are set
 
-    from bench.suite import main as run_suite
+    from bench.suite import main as run_suite  # noqa: PLC0415 - likewise
 
     report = uvloop.run(run_suite(argv))
     print(report.render())

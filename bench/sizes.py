@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import secrets
 import tracemalloc
 from typing import Any
 
@@ -88,8 +89,7 @@ async def _memory_store_footprint(signed: SignedIn) -> int:
         store = MemoryStore(max_entries=SESSIONS * 2)
         backend = StoreBackend(dataclasses.replace(signed.config, store=store), store, core.jar)
         for _ in range(SESSIONS):
-            fresh = session.copy()
-            fresh.id = StoreBackend.new_id()
+            fresh = session.replace(id=secrets.token_urlsafe(24))
             await backend.save(fresh, {}, now=now, secure=False)
         del fresh
         gc.collect()

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 from .bearer import BearerAuthMiddleware
 from .config import LogtoConfig
-from .context import LogtoContext, current, get_context
+from .context import LogtoContext, current, current_auth, get_context
 from .errors import (
     AccessDenied,
     AuthorizationError,
@@ -60,6 +60,7 @@ __all__ = [
     "UserInfoScope",
     "__version__",
     "current",
+    "current_auth",
     "get_context",
     "requires_auth",
 ]
@@ -68,7 +69,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # RedisStore is imported on first use, so redis-py is needed only by those who use it.
     if name == "RedisStore":
-        from .sessions.redis import RedisStore
+        from .sessions.redis import RedisStore  # noqa: PLC0415 - redis-py is an optional extra
 
         return RedisStore
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

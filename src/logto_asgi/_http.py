@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import html
-import json
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
 from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from .errors import LogtoError
 
 NO_STORE: list[tuple[bytes, bytes]] = [
     (b"cache-control", b"no-store"),
@@ -98,6 +93,7 @@ class CookieJar:
         return "; ".join(parts)
 
     def secure_for(self, scope: Scope, base_url: str | None) -> bool:
+        """Whether cookies get ``Secure``: configured, or on for https."""
         return self._secure if self._secure is not None else is_https(scope, base_url)
 
     def set(
@@ -139,84 +135,8 @@ async def redirect(
     await send_response(send, status, headers=[(b"location", location.encode("latin-1")), *headers])
 
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}}
-code{{background:#f3f3f3;padding:.1rem .3rem}}</style></head>
-<body><h1>{title}</h1><p>{message}</p><p><code>{code}</code></p>{link}</body></html>"""
-
-_TITLES = {
-    400: "Sign-in failed",
-    401: "Not signed in",
-    403: "Access denied",
-    502: "Provider error",
-    503: "Service unavailable",
-    504: "Provider timeout",
-}
-
-
-def wants_json(scope: Scope) -> bool:
-    accept = header(scope, b"accept") or ""
-    return "application/json" in accept and "text/html" not in accept
-
-
-def error_body(scope: Scope, exc: LogtoError, *, link: tuple[str, str] | None = None) -> tuple[bytes, bytes]:
-    """A body and content type for ``exc``: JSON for API clients, else a small HTML page.
-    Everything echoed is escaped."""
-    if wants_json(scope):
-        payload: dict[str, Any] = {"error": exc.error, "error_description": exc.description}
-        return json.dumps(payload).encode(), b"application/json"
-    link_html = ""
-    if link is not None:
-        link_html = f'<p><a href="{html.escape(link[0])}">{html.escape(link[1])}</a></p>'
-    page = _PAGE.format(
-        title=html.escape(_TITLES.get(exc.status_code, "Error")),
-        message=html.escape(exc.description),
-        code=html.escape(exc.error),
-        link=link_html,
-    )
-    return page.encode("utf-8"), b"text/html; charset=utf-8"
-
-
-def www_authenticate(exc: LogtoError) -> list[tuple[bytes, bytes]]:
-    from .errors import InsufficientScope, NotAuthenticated
-
-    if isinstance(exc, InsufficientScope):
-        value = 'Bearer error="insufficient_scope"'
-        if exc.scopes:
-            value += f', scope="{" ".join(exc.scopes)}"'
-        return [(b"www-authenticate", value.encode("latin-1", "replace"))]
-    if isinstance(exc, NotAuthenticated):
-        return [(b"www-authenticate", b"Bearer")]
-    return []
-
-
-async def send_error(
-    scope: Scope,
-    send: Send,
-    exc: LogtoError,
-    *,
-    headers: Iterable[tuple[bytes, bytes]] = (),
-    link: tuple[str, str] | None = None,
-) -> None:
-    body, content_type = error_body(scope, exc, link=link)
-    await send_response(
-        send,
-        exc.status_code,
-        body,
-        content_type=content_type,
-        headers=[*www_authenticate(exc), *headers],
-    )
-
-
 def add_headers(message: Message, extra: list[tuple[bytes, bytes]]) -> None:
     message["headers"] = [*message.get("headers", ()), *extra]
-
-
-def first(mapping: Mapping[str, str], name: str) -> str | None:
-    value = mapping.get(name)
-    return value if value else None
 
 
 async def run_lifespan(

@@ -8,7 +8,11 @@ Logto revokes a user's whole grant when a consumed refresh token is presented ag
   consumed, so a request that still carries the pre-refresh cookie takes that result
   instead of replaying the consumed token.
 
-A failure is shared with the callers waiting on that flight, and never remembered.
+Who may reuse what: a result goes to the callers that asked for the same refresh token
+while it was in flight, and to callers presenting that same (now spent) token within
+``RESULT_TTL``. A failure is shared only with the callers already waiting on that flight
+and never remembered. A leader that is *cancelled* (its client went away) shares
+nothing: a waiting caller then starts its own attempt, since it was never cancelled.
 """
 
 from __future__ import annotations
@@ -17,25 +21,27 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 import anyio
 
+from ._cache import BoundedCache
 from ._crypto import InvalidToken, JweCodec, fingerprint
-from .errors import LogtoError, ProviderTimeout, StoreUnavailable
-from .sessions import _ops
-from .sessions.base import Session, SessionStore
-
-T = TypeVar("T")
+from .errors import ProviderTimeout
+from .sessions._ops import StoreOps
+from .sessions.base import Session
 
 RESULT_TTL = 30.0
+#: Recent results kept per process (a result is one session record).
+RESULTS_SIZE = 4096
+
+Grant = Callable[[], Awaitable[Session]]
 
 
 @dataclass
 class _Flight:
     done: anyio.Event = field(default_factory=anyio.Event)
     result: Session | None = None
-    error: BaseException | None = None
+    error: Exception | None = None
 
 
 class RefreshCoordinator:
@@ -45,18 +51,7 @@ class RefreshCoordinator:
         self._clock = clock
         self._ttl = result_ttl
         self._flights: dict[str, _Flight] = {}
-        self._results: dict[str, tuple[float, Session]] = {}
-        self.grants_started = 0
-
-    def _recent(self, key: str) -> Session | None:
-        now = self._clock()
-        if len(self._results) > 64:  # forget expired results now and then
-            for stale in [k for k, (t, _) in self._results.items() if t <= now]:
-                del self._results[stale]
-        entry = self._results.get(key)
-        if entry is None or entry[0] <= now:
-            return None
-        return entry[1]
+        self._results: BoundedCache[str, Session] = BoundedCache(RESULTS_SIZE, clock=clock)
 
     async def latest(self, session: Session) -> Session:
         """``session``, or what recent refreshes made of it if its refresh token was spent
@@ -72,32 +67,36 @@ class RefreshCoordinator:
         return session
 
     async def _successor(self, key: str) -> Session | None:
-        recent = self._recent(key)
-        return recent.copy() if recent is not None else None
+        return self._results.get(key)
 
-    async def refresh(self, refresh_token: str, grant: Callable[[], Awaitable[Session]]) -> Session:
+    async def refresh(self, refresh_token: str, grant: Grant) -> Session:
         """``grant()``'s session, run at most once for ``refresh_token`` however many ask."""
         key = fingerprint(refresh_token)
-        recent = self._recent(key)
-        if recent is not None:
-            return recent.copy()
-        flight = self._flights.get(key)
-        if flight is not None:
+        while True:
+            recent = self._results.get(key)
+            if recent is not None:
+                return recent
+            flight = self._flights.get(key)
+            if flight is None:
+                return await self._lead(key, grant)
             await flight.done.wait()
+            if flight.result is not None:
+                return flight.result
             if flight.error is not None:
                 raise flight.error
-            assert flight.result is not None
-            return flight.result.copy()
+            # The leader was cancelled: nothing to share. Go round: lead, or join anew.
+
+    async def _lead(self, key: str, grant: Grant) -> Session:
         flight = self._flights[key] = _Flight()
         try:
-            self.grants_started += 1
             result = await grant()
-            flight.result = result
-            self._results[key] = (self._clock() + self._ttl, result)
-            return result.copy()
-        except BaseException as exc:
+        except Exception as exc:
             flight.error = exc
             raise
+        else:
+            flight.result = result
+            self._results.put(key, result, ttl=self._ttl)
+            return result
         finally:
             del self._flights[key]
             flight.done.set()
@@ -118,24 +117,24 @@ class SharedRefreshCoordinator(RefreshCoordinator):
 
     def __init__(
         self,
-        store: SessionStore,
+        ops: StoreOps,
         codec: JweCodec,
         *,
         clock: Callable[[], float] = time.time,
         result_ttl: float = RESULT_TTL,
     ) -> None:
         super().__init__(clock=clock, result_ttl=result_ttl)
-        self._store = store
+        self._ops = ops
         self._codec = codec
 
-    async def refresh(self, refresh_token: str, grant: Callable[[], Awaitable[Session]]) -> Session:
+    async def refresh(self, refresh_token: str, grant: Grant) -> Session:
         return await super().refresh(refresh_token, lambda: self._shared(refresh_token, grant))
 
     async def _successor(self, key: str) -> Session | None:
         return await super()._successor(key) or await self._read(f"refresh:{key}")
 
     async def _read(self, key: str) -> Session | None:
-        raw = await self._store_call(self._store.get(key))
+        raw = await self._ops.get(key)
         if raw is None:
             return None
         try:
@@ -143,16 +142,7 @@ class SharedRefreshCoordinator(RefreshCoordinator):
         except (InvalidToken, ValueError, UnicodeDecodeError):
             return None
 
-    @staticmethod
-    async def _store_call(call: Awaitable[T]) -> T:
-        try:
-            return await call
-        except LogtoError:
-            raise
-        except Exception as exc:
-            raise StoreUnavailable("the session store cannot be reached") from exc
-
-    async def _shared(self, refresh_token: str, grant: Callable[[], Awaitable[Session]]) -> Session:
+    async def _shared(self, refresh_token: str, grant: Grant) -> Session:
         handle = fingerprint(refresh_token)
         result_key, lock_key = f"refresh:{handle}", f"refresh-lock:{handle}"
         deadline = self._clock() + self.LOCK_TTL * 2
@@ -161,17 +151,20 @@ class SharedRefreshCoordinator(RefreshCoordinator):
             if done is not None:
                 return done
             token = secrets.token_urlsafe(16).encode()
-            if await self._store_call(_ops.add(self._store, lock_key, token, self.LOCK_TTL)):
+            if await self._ops.add(lock_key, token, self.LOCK_TTL):
                 try:
-                    done = await self._read(result_key)
-                    if done is not None:
-                        return done
-                    session = await grant()
-                    sealed = self._codec.encrypt(session.to_json()).encode("ascii")
-                    await self._store_call(self._store.set(result_key, sealed, self._ttl))
-                    return session
+                    return await self._grant_locked(result_key, grant)
                 finally:
-                    await self._store_call(_ops.delete_if(self._store, lock_key, token))
+                    await self._ops.delete_if(lock_key, token)
             if self._clock() > deadline:
                 raise ProviderTimeout("another instance's token refresh did not finish in time")
             await anyio.sleep(self.POLL_INTERVAL)
+
+    async def _grant_locked(self, result_key: str, grant: Grant) -> Session:
+        done = await self._read(result_key)
+        if done is not None:
+            return done
+        session = await grant()
+        sealed = self._codec.encrypt(session.to_json()).encode("ascii")
+        await self._ops.set(result_key, sealed, self._ttl)
+        return session

@@ -17,8 +17,8 @@ from starlette.types import Receive, Scope, Send
 from ._crypto import fingerprint
 from ._http import header, send_response
 from .core import LogtoCore
-from .errors import LogtoError, StoreUnavailable, TokenValidationError
-from .sessions import _ops
+from .errors import LogtoError, TokenValidationError
+from .sessions._backends import StoreBackend
 from .sessions.base import Session
 from .tokens import check_logout_token, verify_signature
 
@@ -38,17 +38,15 @@ def _sub_key(sub: str) -> str:
 
 async def index_session(core: LogtoCore, session: Session) -> None:
     """Remember which provider session and user a new server-side session belongs to."""
-    if core.store is None or core.config.backchannel_logout_path is None:
+    backend = core.server_sessions
+    if backend is None or core.config.backchannel_logout_path is None:
         return
     ttl = core.config.session_max_age
     sid, sub = session.claims.get("sid"), session.claims.get("sub")
-    try:
-        if isinstance(sid, str) and sid:
-            await _ops.set_add(core.store, _sid_key(sid), session.id, ttl)
-        if isinstance(sub, str) and sub:
-            await _ops.set_add(core.store, _sub_key(sub), session.id, ttl)
-    except Exception as exc:
-        raise StoreUnavailable("the session store cannot be reached") from exc
+    if isinstance(sid, str) and sid:
+        await backend.ops.set_add(_sid_key(sid), session.id, ttl)
+    if isinstance(sub, str) and sub:
+        await backend.ops.set_add(_sub_key(sub), session.id, ttl)
 
 
 async def _read_form(receive: Receive) -> dict[str, str] | None:
@@ -73,6 +71,27 @@ async def _answer(send: Send, status: int, error: str | None = None, description
     await send_response(send, status, body, content_type=b"application/json" if error else None)
 
 
+async def _end_sessions(core: LogtoCore, backend: StoreBackend, token: str) -> list[str]:
+    """Validate the logout token and end its sessions; their ids."""
+    metadata = await core.provider.metadata()
+    claims = await verify_signature(token, core.provider)
+    now = core.clock()
+    check_logout_token(
+        claims, issuer=metadata.issuer, client_id=core.config.app_id, now=now, leeway=core.config.clock_skew
+    )
+    exp = claims.get("exp")
+    remember = (float(exp) - now if isinstance(exp, (int, float)) else 0) + core.config.clock_skew
+    jti_key = f"bcl-jti:{fingerprint(str(claims['iss']) + '|' + str(claims['jti']))}"
+    if not await backend.ops.add(jti_key, b"1", max(remember, JTI_MEMORY)):
+        raise TokenValidationError("this logout token was already used", check="jti")
+    sid, sub = claims.get("sid"), claims.get("sub")
+    key = _sid_key(sid) if isinstance(sid, str) and sid else _sub_key(str(sub))
+    ended = await backend.ops.set_pop_all(key)
+    for session_id in ended:
+        await backend.delete_by_id(session_id)
+    return ended
+
+
 async def backchannel_logout(core: LogtoCore, scope: Scope, receive: Receive, send: Send) -> None:
     """The back-channel logout endpoint: 200 when sessions were ended, 400 for a bad token."""
     if scope["method"] != "POST":
@@ -84,35 +103,10 @@ async def backchannel_logout(core: LogtoCore, scope: Scope, receive: Receive, se
     if not token:
         await _answer(send, 400, "invalid_request", "a form field logout_token is required")
         return
-    store = core.store
-    assert store is not None  # configuration refuses back-channel logout without a store
+    backend = core.server_sessions
+    assert backend is not None  # configuration refuses back-channel logout without a store
     try:
-        metadata = await core.provider.metadata()
-        claims = await verify_signature(token, core.provider)
-        now = core.clock()
-        check_logout_token(
-            claims,
-            issuer=metadata.issuer,
-            client_id=core.config.app_id,
-            now=now,
-            leeway=core.config.clock_skew,
-        )
-        exp = claims.get("exp")
-        remember = (float(exp) - now if isinstance(exp, (int, float)) else 0) + core.config.clock_skew
-        jti_key = f"bcl-jti:{fingerprint(str(claims['iss']) + '|' + str(claims['jti']))}"
-        try:
-            fresh = await _ops.add(store, jti_key, b"1", max(remember, JTI_MEMORY))
-            if not fresh:
-                raise TokenValidationError("this logout token was already used", check="jti")
-            sid, sub = claims.get("sid"), claims.get("sub")
-            key = _sid_key(sid) if isinstance(sid, str) and sid else _sub_key(str(sub))
-            ended = await _ops.set_pop_all(store, key)
-            for session_id in ended:
-                await core.backend.delete_by_id(session_id)
-        except LogtoError:
-            raise
-        except Exception as exc:
-            raise StoreUnavailable("the session store cannot be reached") from exc
+        ended = await _end_sessions(core, backend, token)
     except TokenValidationError as exc:
         logger.warning("back-channel logout refused: %s check failed", exc.check)
         await _answer(send, 400, "invalid_request", "the logout token is not valid")

@@ -12,51 +12,48 @@ error="invalid_token"`` and no hint of which check failed (that goes to the
 ``logto_asgi`` logger). A request without a bearer token passes through: anonymous, or
 with whatever ``LogtoMiddleware`` put in the scope. One app may use both middlewares in
 either order; a request that carries a bearer token is authenticated by the token.
-(``logto_asgi.current()`` stays the session's ``LogtoContext``: read the token's context
-from ``request.state.logto``, as the guards do.)
+Which identity wins when a request carries both a session and a token is configuration
+(``precedence``: a token's 20 beats a session's 10 by default), not middleware order.
+``logto_asgi.current()`` stays the session's ``LogtoContext``; ``current_auth()`` and
+``request.state.logto`` give the token's context, as the guards use.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
 
 import httpx
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
 
-from ._http import run_lifespan, send_error, send_response
+from .boundary import BearerTokenRejected, ErrorRenderer, install_framework_handler, render_error
 from .config import _check_url
-from .context import ORGANIZATION_AUDIENCE
+from .engine import Engine, claim_identity, rank
 from .errors import AccessDenied, ConfigurationError, LogtoError, NotAuthenticated, TokenValidationError
-from .middleware import _install_error_handler
 from .models import AccessTokenClaims
 from .provider import ProviderClient, ProviderSettings
-from .tokens import check_access_token, read_header, verify_signature
+from .tokens import audiences, organization_audience, verify_access_token
 from .users import BearerUser
 
 __all__ = ["BearerAuthMiddleware", "BearerContext", "BearerUser"]
 
 logger = logging.getLogger("logto_asgi")
 
+#: A valid bearer token's precedence over a session (10).
+BEARER_PRECEDENCE = 20
 # RFC 6750 2.1: b64token.
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
-_INVALID_TOKEN_BODY = json.dumps(
-    {"error": "invalid_token", "error_description": "the access token is not valid for this API"}
-).encode()
+_ANONYMOUS_USER = UnauthenticatedUser()
 
 
-def _audiences(claims: Mapping[str, Any]) -> list[str]:
-    aud = claims.get("aud")
-    if isinstance(aud, str):
-        return [aud]
-    if isinstance(aud, list):
-        return [a for a in aud if isinstance(a, str)]
-    return []
+def _sent_audiences(claims: AccessTokenClaims) -> list[str]:
+    try:
+        return audiences(claims)
+    except TokenValidationError:
+        return []
 
 
 class BearerContext:
@@ -97,9 +94,10 @@ class BearerContext:
         claims = self._claims
         if claims is None:
             return None
-        for aud in _audiences(claims):
-            if aud.startswith(ORGANIZATION_AUDIENCE):
-                return aud[len(ORGANIZATION_AUDIENCE) :]
+        for aud in _sent_audiences(claims):
+            organization = organization_audience(aud)
+            if organization is not None:
+                return organization
         org = claims.organization_id
         return org if isinstance(org, str) and org else None
 
@@ -120,7 +118,7 @@ class BearerContext:
         token_organization = self.organization_id
         if organization_id is not None and token_organization != organization_id:
             raise AccessDenied(f"the access token is not for organization {organization_id!r}")
-        if resource is not None and resource not in _audiences(claims):
+        if resource is not None and resource not in _sent_audiences(claims):
             raise AccessDenied(f"the access token is not meant for resource {resource!r}")
         if organization_id is None and token_organization is not None:
             return frozenset()
@@ -131,27 +129,66 @@ class BearerContext:
         return f"BearerContext(is_authenticated={self.is_authenticated}, sub={sub!r})"
 
 
-class _Pinned(dict[str, Any]):
-    """A scope (or its state) whose identity keys came from a verified bearer token.
+class BearerAuthenticator:
+    """Offers the claims of a valid ``Authorization: Bearer`` token; refuses an invalid
+    one (``BearerTokenRejected``: 401); says "nobody" (a fallback) without a token."""
 
-    Writes to those keys are ignored: a session middleware further in (LogtoMiddleware
-    fills ``user``, ``auth`` and ``state.logto`` for every request) must not replace
-    the identity of a request that authenticated with a token.
-    """
+    def __init__(
+        self,
+        provider: ProviderClient,
+        *,
+        audiences: tuple[str, ...],
+        organization_tokens: bool,
+        clock: Callable[[], float],
+        leeway: float,
+        precedence: int,
+    ) -> None:
+        self.provider = provider
+        self.audiences = audiences
+        self.organization_tokens = organization_tokens
+        self.clock = clock
+        self.leeway = leeway
+        self._rank = rank(authenticated=True, precedence=precedence)
+        self._fallback_rank = rank(authenticated=False, precedence=precedence, fallback=True)
 
-    __slots__ = ("_keys",)
+    async def authenticate(self, scope: Scope) -> None:
+        try:
+            token = _bearer_token(value for name, value in scope["headers"] if name == b"authorization")
+            claims = await self.verify(token) if token is not None else None
+        except TokenValidationError as exc:
+            logger.info("bearer token rejected: failed the %s check", exc.check)
+            raise BearerTokenRejected(exc.check) from exc
+        except LogtoError:  # the provider is down or sends a broken JWKS: not the client's fault
+            raise
+        except Exception as exc:  # whatever a hostile token trips in a parser is still a 401
+            logger.warning("bearer token rejected: unexpected %s", type(exc).__name__)
+            raise BearerTokenRejected("format") from exc
+        if claims is None:
+            claim_identity(
+                scope, self._fallback_rank, BearerContext(), _ANONYMOUS_USER, AuthCredentials(), None
+            )
+            return
+        ctx = BearerContext(claims, token)
+        auth = AuthCredentials(sorted({"authenticated", *ctx.scopes}))
+        claim_identity(scope, self._rank, ctx, BearerUser(claims), auth, claims)
 
-    def __init__(self, data: Mapping[str, Any], pinned: Mapping[str, Any]) -> None:
-        super().__init__(data)
-        super().update(pinned)
-        self._keys = frozenset(pinned)
+    async def verify(self, token: str) -> AccessTokenClaims:
+        """The claims of a valid access token; ``TokenValidationError`` otherwise (or a
+        ``ProviderError`` when the keys cannot be fetched)."""
+        metadata = await self.provider.metadata()
+        claims = await verify_access_token(
+            token,
+            self.provider,
+            issuer=metadata.issuer,
+            audience=self.audiences,
+            now=self.clock(),
+            leeway=self.leeway,
+            organization_tokens=self.organization_tokens,
+        )
+        return AccessTokenClaims(claims)
 
-    def __setitem__(self, key: str, value: Any) -> None:
-        if key not in self._keys:
-            super().__setitem__(key, value)
 
-
-class BearerAuthMiddleware:
+class BearerAuthMiddleware(Engine):
     """Validate ``Authorization: Bearer <JWT>`` access tokens for an API.
 
     ``endpoint`` is the Logto endpoint (issuer ``{endpoint}/oidc``; ``discovery_url`` for
@@ -159,6 +196,7 @@ class BearerAuthMiddleware:
     ``organization_tokens=True`` also accepts organization tokens of this issuer
     (``aud = urn:logto:organization:<id>``). ``leeway`` is the allowed clock skew in
     seconds; ``clock`` and ``http_client`` are injectable (see ``logto_asgi.testing``).
+    ``precedence`` ranks a valid token against a session (10) on the same app.
     """
 
     def __init__(
@@ -173,6 +211,8 @@ class BearerAuthMiddleware:
         http_timeout: float = 10,
         clock: Callable[[], float] = time.time,
         leeway: float = 60,
+        precedence: int = BEARER_PRECEDENCE,
+        error_renderer: ErrorRenderer = render_error,
     ) -> None:
         audiences = (audience,) if isinstance(audience, str) else tuple(audience or ())
         for aud in audiences:
@@ -189,108 +229,36 @@ class BearerAuthMiddleware:
         endpoint = _check_url("endpoint", endpoint)
         if discovery_url is not None:
             _check_url("discovery_url", discovery_url)
-        self.app = app
-        self.audiences = audiences
-        self.organization_tokens = organization_tokens
-        self.leeway = leeway
-        self.clock = clock
         settings = ProviderSettings.for_endpoint(
             endpoint, discovery_url=discovery_url, http_timeout=http_timeout, http_client=http_client
         )
         self.provider = ProviderClient(settings, clock=clock)
+        self.authenticator = BearerAuthenticator(
+            self.provider,
+            audiences=audiences,
+            organization_tokens=organization_tokens,
+            clock=clock,
+            leeway=leeway,
+            precedence=precedence,
+        )
+        super().__init__(
+            app,
+            routes={},
+            authenticators=[self.authenticator],
+            on_startup=self._warm_up,
+            on_shutdown=self.aclose,
+            renderer=error_renderer,
+        )
         # Quart is wrapped as `app.asgi_app = BearerAuthMiddleware(app.asgi_app, ...)`: a bound method.
-        _install_error_handler(getattr(app, "__self__", app))
+        install_framework_handler(getattr(app, "__self__", app), error_renderer)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "lifespan":
-            await self._lifespan(scope, receive, send)
-            return
-        if kind not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        try:
-            token = _bearer_token(value for name, value in scope["headers"] if name == b"authorization")
-            claims = await self.verify(token) if token is not None else None
-        except TokenValidationError as exc:
-            logger.info("bearer token rejected: failed the %s check", exc.check)
-            await self._reject(scope, send)
-            return
-        except LogtoError as exc:  # the provider is down or sends a broken JWKS: not the client's fault
-            if kind == "http":
-                await send_error(scope, send, exc)
-            else:
-                await send({"type": "websocket.close", "code": 1011})
-            return
-        except Exception as exc:  # whatever a hostile token trips in a parser is still a 401
-            logger.warning("bearer token rejected: unexpected %s", type(exc).__name__)
-            await self._reject(scope, send)
-            return
-        if claims is None:
-            _fill_anonymous(scope)
-        else:
-            scope = _authenticated_scope(scope, BearerContext(claims, token))
-        await self._call_app(scope, receive, send)
+    @property
+    def audiences(self) -> tuple[str, ...]:
+        return self.authenticator.audiences
 
     async def verify(self, token: str) -> AccessTokenClaims:
-        """The claims of a valid access token; ``TokenValidationError`` otherwise (or a
-        ``ProviderError`` when the keys cannot be fetched)."""
-        read_header(token)  # garbage is refused before any network call
-        metadata = await self.provider.metadata()
-        claims = await verify_signature(token, self.provider)
-        check_access_token(
-            claims,
-            issuer=metadata.issuer,
-            audience=self._accepted_audiences(claims),
-            now=self.clock(),
-            leeway=self.leeway,
-        )
-        return AccessTokenClaims(claims)
-
-    def _accepted_audiences(self, claims: Mapping[str, Any]) -> set[str]:
-        accepted = set(self.audiences)
-        if self.organization_tokens:
-            accepted.update(
-                aud
-                for aud in _audiences(claims)
-                if aud.startswith(ORGANIZATION_AUDIENCE) and len(aud) > len(ORGANIZATION_AUDIENCE)
-            )
-        return accepted
-
-    async def _reject(self, scope: Scope, send: Send) -> None:
-        if scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1008})
-            return
-        await send_response(
-            send,
-            401,
-            _INVALID_TOKEN_BODY,
-            content_type=b"application/json",
-            headers=[(b"www-authenticate", b'Bearer error="invalid_token"')],
-        )
-
-    async def _call_app(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Run the app; a ``LogtoError`` escaping it (e.g. from a FastAPI dependency)
-        becomes its response, as LogtoMiddleware does."""
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        except LogtoError as exc:
-            if started:
-                raise
-            await send_error(scope, send, exc)
-
-    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await run_lifespan(self.app, scope, receive, send, on_startup=self._warm_up, on_shutdown=self.aclose)
+        """The claims of a valid access token (see ``BearerAuthenticator.verify``)."""
+        return await self.authenticator.verify(token)
 
     async def _warm_up(self) -> None:
         """Fetch discovery and keys at startup: a wrong endpoint shows in the logs now."""
@@ -319,31 +287,3 @@ def _bearer_token(values: Iterable[bytes]) -> str | None:
     if not _B64TOKEN.fullmatch(token):
         raise TokenValidationError("the bearer token is not a b64token", check="format")
     return token
-
-
-def _fill_anonymous(scope: Scope) -> None:
-    """Leave what a session middleware filled; otherwise say: nobody."""
-    state = scope.get("state")
-    if state is None:
-        state = scope["state"] = {}
-    if "logto" in state:
-        return
-    state["user"] = None
-    state["logto"] = BearerContext()
-    scope["user"] = UnauthenticatedUser()
-    scope["auth"] = AuthCredentials()
-
-
-def _authenticated_scope(scope: Scope, ctx: BearerContext) -> Scope:
-    claims = ctx.user
-    assert claims is not None
-    identity = {"user": BearerUser(claims), "auth": AuthCredentials(sorted({"authenticated", *ctx.scopes}))}
-    state = scope.get("state") or {}
-    if "logto" in state:
-        # LogtoMiddleware already ran (it is outside us): replace its answer in place.
-        state["user"], state["logto"] = claims, ctx
-        scope.update(identity)
-        return scope
-    # A session middleware may still run further in: pin the token's identity.
-    pinned_state = _Pinned(state, {"user": claims, "logto": ctx})
-    return _Pinned({**scope, "state": pinned_state}, identity)

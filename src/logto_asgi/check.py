@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .config import LogtoConfig
+from .discovery import ProviderMetadata
 from .errors import LogtoError
 from .provider import ProviderClient
 from .tokens import ALLOWED_ALGORITHMS
@@ -64,51 +65,62 @@ async def run_checks(config: LogtoConfig, provider: ProviderClient | None = None
             report.add("error", f"discovery at {config.metadata_url} failed: {exc.description}")
             return report
         report.add("ok", f"discovery answered; issuer {metadata.issuer}")
-        try:
-            keys = await client.signing_keys(None)
-        except LogtoError as exc:
-            report.add("error", f"the JWKS at {metadata.jwks_uri} failed: {exc.description}")
-            keys = []
-        if keys:
-            report.add("ok", f"the JWKS has {len(keys)} usable signing key(s)")
-        else:
-            report.add("error", "the JWKS has no signing key we can use")
-        advertised = metadata.raw.get("id_token_signing_alg_values_supported")
-        if isinstance(advertised, list):
-            usable = [alg for alg in advertised if alg in ALLOWED_ALGORITHMS]
-            if usable:
-                report.add("ok", f"ID token algorithms we accept: {', '.join(usable)}")
-            else:
-                report.add(
-                    "error",
-                    f"the provider signs ID tokens with {advertised}, none of which is allowed "
-                    f"({', '.join(ALLOWED_ALGORITHMS)})",
-                )
-        if not metadata.end_session_endpoint:
-            report.add("warning", "no end_session_endpoint: sign-out will not end the provider's session")
-        if not metadata.revocation_endpoint:
-            report.add("warning", "no revocation_endpoint: refresh tokens cannot be revoked at sign-out")
-        if not metadata.userinfo_endpoint:
-            report.add("warning", "no userinfo_endpoint: fetch_user_info() will not work")
-        callback, after_sign_out = redirect_uris(config)
-        report.add("ok", f"register this redirect URI in the Logto Console: {callback}")
-        report.add("ok", f"register this post sign-out redirect URI: {after_sign_out}")
-        if config.backchannel_logout_path:
-            base = config.base_url or "http://localhost:8000"
-            report.add("ok", f"register this back-channel logout URI: {base}{config.backchannel_logout_path}")
-        if config.base_url is None:
-            report.add(
-                "warning",
-                "base_url is not set: redirect URIs are built from each request's Host header; "
-                "set it in production",
-            )
-        elif (
-            config.base_url.startswith("http://")
-            and "localhost" not in config.base_url
-            and ("127.0.0.1" not in config.base_url)
-        ):
-            report.add("warning", "base_url is plain http: cookies will not be marked Secure")
+        await _check_keys(report, client, metadata)
+        _check_endpoints(report, metadata)
+        _check_registration(report, config)
         return report
     finally:
         if own:
             await client.aclose()
+
+
+async def _check_keys(report: Report, client: ProviderClient, metadata: ProviderMetadata) -> None:
+    try:
+        keys = await client.signing_keys(None)
+    except LogtoError as exc:
+        report.add("error", f"the JWKS at {metadata.jwks_uri} failed: {exc.description}")
+        keys = []
+    if keys:
+        report.add("ok", f"the JWKS has {len(keys)} usable signing key(s)")
+    else:
+        report.add("error", "the JWKS has no signing key we can use")
+    advertised = metadata.raw.get("id_token_signing_alg_values_supported")
+    if not isinstance(advertised, list):
+        return
+    usable = [alg for alg in advertised if alg in ALLOWED_ALGORITHMS]
+    if usable:
+        report.add("ok", f"ID token algorithms we accept: {', '.join(usable)}")
+    else:
+        report.add(
+            "error",
+            f"the provider signs ID tokens with {advertised}, none of which is allowed "
+            f"({', '.join(ALLOWED_ALGORITHMS)})",
+        )
+
+
+def _check_endpoints(report: Report, metadata: ProviderMetadata) -> None:
+    if not metadata.end_session_endpoint:
+        report.add("warning", "no end_session_endpoint: sign-out will not end the provider's session")
+    if not metadata.revocation_endpoint:
+        report.add("warning", "no revocation_endpoint: refresh tokens cannot be revoked at sign-out")
+    if not metadata.userinfo_endpoint:
+        report.add("warning", "no userinfo_endpoint: fetch_user_info() will not work")
+
+
+def _check_registration(report: Report, config: LogtoConfig) -> None:
+    callback, after_sign_out = redirect_uris(config)
+    report.add("ok", f"register this redirect URI in the Logto Console: {callback}")
+    report.add("ok", f"register this post sign-out redirect URI: {after_sign_out}")
+    if config.backchannel_logout_path:
+        base = config.base_url or "http://localhost:8000"
+        report.add("ok", f"register this back-channel logout URI: {base}{config.backchannel_logout_path}")
+    if config.base_url is None:
+        report.add(
+            "warning",
+            "base_url is not set: redirect URIs are built from each request's Host header; "
+            "set it in production",
+        )
+    elif config.base_url.startswith("http://") and not any(
+        host in config.base_url for host in ("localhost", "127.0.0.1")
+    ):
+        report.add("warning", "base_url is plain http: cookies will not be marked Secure")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
+from .discovery import discovery_url, logto_issuer
 from .errors import ConfigurationError
 from .models import ReservedResource, UserInfoScope
 from .sessions.base import SessionStore
@@ -85,16 +86,27 @@ class LogtoConfig:
     max_pending_sign_ins: int = 5
 
     def __post_init__(self) -> None:
-        set_ = object.__setattr__
+        self._check_client()
+        self._check_cookies()
+        self._check_paths()
+        self._check_store_and_numbers()
+        self._check_sign_in_request()
+
+    def _set(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+
+    def _check_client(self) -> None:
         if not isinstance(self.app_id, str) or not self.app_id.strip():
             raise ConfigurationError("app_id", "is required (the App ID from the Logto Console)")
-        set_(self, "endpoint", _check_url("endpoint", self.endpoint))
+        self._set("endpoint", _check_url("endpoint", self.endpoint))
         if self.base_url is not None:
-            set_(self, "base_url", _check_url("base_url", self.base_url))
+            self._set("base_url", _check_url("base_url", self.base_url))
         if self.discovery_url is not None:
             _check_url("discovery_url", self.discovery_url)
         if self.app_secret == "":
-            set_(self, "app_secret", None)
+            self._set("app_secret", None)
+
+    def _check_cookies(self) -> None:
         secrets = [self.cookie_secret] if isinstance(self.cookie_secret, str) else list(self.cookie_secret)
         if not secrets:
             raise ConfigurationError("cookie_secret", "needs at least one secret")
@@ -105,20 +117,23 @@ class LogtoConfig:
                     f"each secret must be a string of at least {MIN_SECRET_LENGTH} characters "
                     "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')",
                 )
-        set_(self, "cookie_secret", tuple(secrets))
+        self._set("cookie_secret", tuple(secrets))
         samesite = str(self.cookie_samesite).lower()
         if samesite not in _SAMESITE:
             raise ConfigurationError(
                 "cookie_samesite",
                 f"must be one of 'lax', 'strict', 'none', got {self.cookie_samesite!r}",
             )
-        set_(self, "cookie_samesite", samesite)
+        self._set("cookie_samesite", samesite)
         if samesite == "none" and self.cookie_secure is False:
             raise ConfigurationError("cookie_secure", "SameSite=None cookies must be Secure")
         if not self.cookie_name or not all(c.isalnum() or c in "_-" for c in self.cookie_name):
             raise ConfigurationError("cookie_name", "use letters, digits, '_' and '-' only")
+
+    def _check_paths(self) -> None:
         for name in ("sign_in_path", "callback_path", "sign_out_path", "cookie_path"):
             _check_path(name, getattr(self, name))
+        paths = [self.sign_in_path, self.callback_path, self.sign_out_path]
         if self.backchannel_logout_path is not None:
             _check_path("backchannel_logout_path", self.backchannel_logout_path)
             if isinstance(self.store, CookieStore):
@@ -127,8 +142,6 @@ class LogtoConfig:
                     "back-channel logout needs a server-side store (MemoryStore, RedisStore or "
                     "your own SessionStore): cookie sessions cannot be ended from the server",
                 )
-        paths = [self.sign_in_path, self.callback_path, self.sign_out_path]
-        if self.backchannel_logout_path:
             paths.append(self.backchannel_logout_path)
         if len(set(paths)) != len(paths):
             raise ConfigurationError("sign_in_path", "the auth paths must all differ")
@@ -136,6 +149,8 @@ class LogtoConfig:
             value = getattr(self, name)
             if not value.startswith("/"):
                 _check_url(name, value)
+
+    def _check_store_and_numbers(self) -> None:
         if not isinstance(self.store, (CookieStore, SessionStore)):
             raise ConfigurationError(
                 "store", "must be CookieStore(), MemoryStore(), RedisStore(...) or a SessionStore"
@@ -149,11 +164,13 @@ class LogtoConfig:
             raise ConfigurationError("clock_skew", "must be between 0 and 600 seconds")
         if not 1 <= self.max_pending_sign_ins <= 20:
             raise ConfigurationError("max_pending_sign_ins", "must be between 1 and 20")
+
+    def _check_sign_in_request(self) -> None:
         for name in ("scopes", "resources"):
             value = getattr(self, name)
             if isinstance(value, str):
                 raise ConfigurationError(name, "must be a list of strings, not one string")
-            set_(self, name, tuple(str(v.value if hasattr(v, "value") else v) for v in value))
+            self._set(name, tuple(str(v.value if hasattr(v, "value") else v) for v in value))
         for resource in self.resources:
             if not resource or " " in resource:
                 raise ConfigurationError("resources", f"invalid resource indicator {resource!r}")
@@ -162,7 +179,7 @@ class LogtoConfig:
             raise ConfigurationError(
                 "extra_sign_in_params", f"cannot override protocol parameters {sorted(reserved)}"
             )
-        set_(self, "extra_sign_in_params", dict(self.extra_sign_in_params))
+        self._set("extra_sign_in_params", dict(self.extra_sign_in_params))
 
     # Derived values -------------------------------------------------------------------
 
@@ -174,12 +191,12 @@ class LogtoConfig:
     @property
     def issuer(self) -> str:
         """The issuer expected for a Logto endpoint (``{endpoint}/oidc``)."""
-        return f"{self.endpoint}/oidc"
+        return logto_issuer(self.endpoint)
 
     @property
     def metadata_url(self) -> str:
         """Where discovery is read from."""
-        return self.discovery_url or f"{self.issuer}/.well-known/openid-configuration"
+        return self.discovery_url or discovery_url(self.issuer)
 
     @property
     def all_scopes(self) -> tuple[str, ...]:
@@ -217,10 +234,6 @@ class LogtoConfig:
     def replace(self, **changes: Any) -> LogtoConfig:
         """A copy with some options changed (validated again)."""
         return replace(self, **changes)
-
-    @staticmethod
-    def option_names() -> list[str]:
-        return [f.name for f in fields(LogtoConfig)]
 
 
 _RESERVED_PARAMS = frozenset(

@@ -1,22 +1,19 @@
-"""``LogtoCore``: what one middleware instance shares across requests — configuration,
-provider client, codecs, session backend, refresh coordinator and the clock."""
+"""``LogtoCore``: what one ``LogtoMiddleware`` shares across requests — configuration,
+the clock, the provider client, the token service, the session backend and the codecs."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 from ._crypto import JweCodec
 from ._http import CookieJar
 from ._refresh import RefreshCoordinator, SharedRefreshCoordinator
 from .config import LogtoConfig
-from .errors import TokenValidationError
-from .flows import TokenResponse
 from .provider import ProviderClient
-from .sessions._backends import StoreBackend, make_backend
-from .sessions.base import CachedToken, Session, SessionStore
-from .tokens import check_id_token, verify_signature
+from .sessions._backends import CookieBackend, SessionBackend, StoreBackend
+from .sessions.cookie import CookieStore
+from .token_service import TokenService
 
 
 class LogtoCore:
@@ -24,6 +21,7 @@ class LogtoCore:
 
     def __init__(self, config: LogtoConfig, *, clock: Callable[[], float] = time.time) -> None:
         self.config = config
+        #: Replaceable (tests move time forward); everything here reads it through ``now``.
         self.clock = clock
         self.provider = ProviderClient(config, clock=clock)
         self.jar = CookieJar(
@@ -32,62 +30,26 @@ class LogtoCore:
             samesite=config.cookie_samesite,
             secure=config.cookie_secure,
         )
-        self.backend = make_backend(config, self.jar)
         self.transactions = JweCodec(config.cookie_secrets, "sign-in transaction")
-        self.store: SessionStore | None = None
-        if isinstance(self.backend, StoreBackend):
-            self.store = self.backend.store
-            self.refresher: RefreshCoordinator = SharedRefreshCoordinator(
-                self.store, JweCodec(config.cookie_secrets, "refresh result"), clock=clock
-            )
+        #: The server-side store's backend, when sessions live in a store.
+        self.server_sessions: StoreBackend | None = None
+        if isinstance(config.store, CookieStore):
+            self.backend: SessionBackend = CookieBackend(config, config.store, self.jar)
+            refresher = RefreshCoordinator(clock=clock)
         else:
-            self.refresher = RefreshCoordinator(clock=clock)
+            self.server_sessions = StoreBackend(config, config.store, self.jar)
+            self.backend = self.server_sessions
+            refresher = SharedRefreshCoordinator(
+                self.server_sessions.ops, JweCodec(config.cookie_secrets, "refresh result"), clock=clock
+            )
+        self.tokens = TokenService(config, self.provider, refresher, clock=self.now)
         self.renew_after = min(config.session_idle_timeout / 20, 900.0)
 
-    async def validate_id_token(
-        self, id_token: str, *, nonce: str | None, expected_sub: str | None = None
-    ) -> dict[str, Any]:
-        """Signature and claims of an ID token; ``expected_sub`` for refreshed ones."""
-        metadata = await self.provider.metadata()
-        claims = await verify_signature(id_token, self.provider)
-        check_id_token(
-            claims,
-            issuer=metadata.issuer,
-            client_id=self.config.app_id,
-            nonce=nonce,
-            now=self.clock(),
-            leeway=self.config.clock_skew,
-        )
-        if expected_sub is not None and claims.get("sub") != expected_sub:
-            raise TokenValidationError("the refreshed ID token is for another user", check="sub")
-        return claims
-
-    def cached_token(self, tokens: TokenResponse, *, now: float) -> CachedToken:
-        """Keep a token until shortly before it expires (``clock_skew``, at most half its
-        lifetime, so short-lived test tokens stay usable)."""
-        lifetime = max(0.0, tokens.expires_at - now)
-        margin = min(self.config.clock_skew, lifetime / 2)
-        return CachedToken(tokens.access_token, tokens.expires_at - margin, tokens.scope or "")
-
-    def new_session(
-        self, *, id_token: str, claims: dict[str, Any], tokens: TokenResponse, now: float
-    ) -> Session:
-        config = self.config
-        session = Session(
-            id_token=id_token,
-            claims=claims,
-            refresh_token=tokens.refresh_token,
-            scope=tokens.scope or " ".join(config.all_scopes),
-            created_at=int(now),
-            updated_at=int(now),
-            expires_at=int(now + config.session_max_age),
-        )
-        session.access_tokens[""] = self.cached_token(tokens, now=now)
-        return session
+    def now(self) -> float:
+        return self.clock()
 
     async def aclose(self) -> None:
         """Close the provider's HTTP client (if ours) and the store's connections."""
         await self.provider.aclose()
-        closer = getattr(self.store, "aclose", None)
-        if closer is not None:
-            await closer()
+        if self.server_sessions is not None:
+            await self.server_sessions.ops.aclose()

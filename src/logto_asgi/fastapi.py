@@ -39,7 +39,6 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from starlette.requests import HTTPConnection
 
 from .config import LogtoConfig
-from .context import LogtoContext
 from .errors import NotAuthenticated
 from .guards import Rule, auth_context
 from .models import AccessTokenClaims, IdTokenClaims
@@ -100,7 +99,8 @@ def setup_openapi(app: FastAPI, config: LogtoConfig | str) -> None:
 
 async def _optional_user(request: HTTPConnection) -> IdTokenClaims | None:
     ctx = auth_context(request.scope)
-    return ctx.user if isinstance(ctx, LogtoContext) else None
+    user = ctx.user
+    return user if isinstance(user, IdTokenClaims) else None
 
 
 async def _current_user(request: HTTPConnection, _: None = Depends(scheme)) -> IdTokenClaims:

@@ -1,7 +1,6 @@
-"""The OAuth 2.0 / OpenID Connect protocol steps, without I/O.
-
-Builders return URLs and form parameters; parsers turn provider JSON into typed values
-or raise. ``routes`` and ``context`` drive them through ``ProviderClient``.
+"""The browser side of the flows, without I/O: the authorization and end-session URLs,
+the sign-in options a request may forward, ``return_to``, PKCE, and the parsed token
+response. (The back-channel requests are in ``protocol``.)
 """
 
 from __future__ import annotations
@@ -16,8 +15,8 @@ from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
 from .config import LogtoConfig
+from .discovery import ProviderMetadata
 from .errors import ProviderError
-from .provider import ProviderMetadata
 
 #: Query parameters of the sign-in route forwarded to Logto, with the values accepted.
 INTERACTION_MODES = ("signIn", "signUp")
@@ -29,7 +28,7 @@ FIRST_SCREENS = (
     "identifier:register",
     "single_sign_on",
 )
-_DIRECT_SIGN_IN = re.compile(r"^(social|sso):[A-Za-z0-9._-]{1,128}$")
+_DIRECT_SIGN_IN = re.compile(r"(social|sso):[A-Za-z0-9._-]{1,128}")
 _MAX_RETURN_TO = 2048
 _ASCII_PRINTABLE = "".join(map(chr, range(0x21, 0x7F)))
 
@@ -88,7 +87,7 @@ def sign_in_extras(query: Mapping[str, str]) -> dict[str, str]:
     if hint and len(hint) <= 256 and hint.isprintable():
         extras["login_hint"] = hint
     direct = query.get("direct_sign_in")
-    if direct and _DIRECT_SIGN_IN.match(direct):
+    if direct and _DIRECT_SIGN_IN.fullmatch(direct):
         extras["direct_sign_in"] = direct
     return extras
 
@@ -120,26 +119,6 @@ def authorization_url(
     params.extend(extras.items())
     separator = "&" if "?" in metadata.authorization_endpoint else "?"
     return f"{metadata.authorization_endpoint}{separator}{urlencode(params)}"
-
-
-def code_exchange_params(*, code: str, redirect_uri: str, verifier: str) -> dict[str, str]:
-    return {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": redirect_uri,
-        "code_verifier": verifier,
-    }
-
-
-def refresh_params(
-    refresh_token: str, *, resource: str | None = None, organization_id: str | None = None
-) -> dict[str, str]:
-    params = {"grant_type": "refresh_token", "refresh_token": refresh_token}
-    if resource:
-        params["resource"] = resource
-    if organization_id:
-        params["organization_id"] = organization_id
-    return params
 
 
 def end_session_url(

@@ -47,8 +47,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from ._http import NO_STORE, error_body, www_authenticate
-from .context import LogtoContext
+from ._http import NO_STORE
+from .boundary import close_code, error_body, www_authenticate
 from .errors import ConfigurationError, InsufficientScope, LogtoError, NotAuthenticated
 
 __all__ = ["AuthContext", "RequireAuth", "auth_context", "requires_auth"]
@@ -87,6 +87,24 @@ class AuthContext(Protocol):
         """The scopes the request may use for ``resource`` and/or the organization, else
         its general scopes. Raises a ``LogtoError`` when it cannot tell (signed out,
         provider down, token not meant for that resource or organization)."""
+        ...
+
+
+@runtime_checkable
+class SignInContext(Protocol):
+    """A context that can send a signed-out browser to sign in (a session's)."""
+
+    def sign_in_url(self, return_to: str | None = None, interaction_mode: str | None = None) -> str:
+        """The sign-in route with ``return_to``."""
+        ...
+
+
+@runtime_checkable
+class UserInfoContext(Protocol):
+    """A context that can read the userinfo endpoint (a session's; a resource token can't)."""
+
+    async def fetch_user_info(self) -> Any:
+        """Fetch (and keep) the user's userinfo claims."""
         ...
 
 
@@ -166,14 +184,14 @@ class Rule:
                 raise InsufficientScope(
                     f"this route needs the scope(s) {', '.join(missing)}", scopes=self.scopes
                 )
-        if self.fetch_user_info and isinstance(ctx, LogtoContext):
+        if self.fetch_user_info and isinstance(ctx, UserInfoContext):
             # A bearer token is a resource token: the userinfo endpoint does not take it.
             await ctx.fetch_user_info()
 
     def refusal(self, scope: Scope, ctx: AuthContext, exc: LogtoError) -> tuple[int, Headers, bytes]:
         """Status, headers and body answering a refused HTTP request."""
         sign_in = None
-        if isinstance(exc, NotAuthenticated) and isinstance(ctx, LogtoContext):
+        if isinstance(exc, NotAuthenticated) and isinstance(ctx, SignInContext):
             sign_in = ctx.sign_in_url(return_to=original_target(scope))
         if sign_in is not None and self.redirect:
             return 303, [*NO_STORE, (b"location", sign_in.encode("latin-1"))], b""
@@ -190,10 +208,6 @@ def original_target(scope: Scope) -> str:
         path = quote(scope.get("path") or "/")
     query = scope.get("query_string") or b""
     return f"{path}?{query.decode('latin-1')}" if query else path
-
-
-def _close_code(exc: LogtoError) -> int:
-    return 1011 if exc.status_code >= 500 else 1008
 
 
 def _str_headers(headers: Headers) -> dict[str, str]:
@@ -284,7 +298,7 @@ async def _guard_connection(rule: Rule, connection: HTTPConnection) -> Any:
         await rule.check(ctx, connection.path_params)
     except LogtoError as exc:
         if isinstance(connection, WebSocket):
-            await connection.close(code=_close_code(exc))
+            await connection.close(code=close_code(exc))
             return None
         status, headers, body = rule.refusal(scope, ctx, exc)
         return Response(body, status_code=status, headers=_str_headers(headers))
@@ -307,7 +321,7 @@ async def _guard_quart(rule: Rule) -> Any:
         await rule.check(ctx, connection.view_args or {})
     except LogtoError as exc:
         if not in_request:
-            await connection.close(_close_code(exc))
+            await connection.close(close_code(exc))
             return None
         status, headers, body = rule.refusal(scope, ctx, exc)
         return quart.Response(body, status=status, headers=_str_headers(headers))
@@ -380,7 +394,7 @@ class RequireAuth:
             await self.rule.check(ctx, scope.get("path_params") or {})
         except LogtoError as exc:
             if scope["type"] == "websocket":
-                await send({"type": "websocket.close", "code": _close_code(exc)})
+                await send({"type": "websocket.close", "code": close_code(exc)})
                 return
             status, headers, body = self.rule.refusal(scope, ctx, exc)
             headers.append((b"content-length", str(len(body)).encode()))

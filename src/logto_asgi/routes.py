@@ -8,26 +8,43 @@ from collections.abc import Mapping
 from starlette.types import Receive, Scope, Send
 
 from . import flows
-from ._crypto import InvalidToken
-from ._http import origin, query_params, redirect, request_cookies, send_error, send_response
+from ._http import origin, query_params, redirect, request_cookies, send_response
 from .backchannel import backchannel_logout, index_session
+from .boundary import ErrorRenderer, render_error, send_error
 from .core import LogtoCore
 from .errors import AuthorizationError, LogtoError, TransactionError
-from .sessions._backends import StoreBackend
 from .sessions.base import Session
-from .transaction import Transaction, cookie_name, pending, valid_state
+from .transaction import Taken, Transaction, TransactionCookies
 
 logger = logging.getLogger("logto_asgi")
 
 Headers = list[tuple[bytes, bytes]]
 
 
+MAX_CODE_LENGTH = 2048
+
+
+def _authorization_code(query: Mapping[str, str]) -> str:
+    code = query.get("code")
+    if not code or len(code) > MAX_CODE_LENGTH:
+        raise TransactionError("the callback has no authorization code")
+    return code
+
+
 class AuthRoutes:
     """Serves the auth paths of one ``LogtoCore``."""
 
-    def __init__(self, core: LogtoCore) -> None:
+    def __init__(self, core: LogtoCore, *, renderer: ErrorRenderer = render_error) -> None:
         self.core = core
+        self._renderer = renderer
         config = core.config
+        self._transactions = TransactionCookies(
+            config.cookie_name,
+            core.transactions,
+            core.jar,
+            samesite=config.cookie_samesite,
+            max_pending=config.max_pending_sign_ins,
+        )
         self.paths = {
             config.sign_in_path: self.sign_in,
             config.callback_path: self.callback,
@@ -58,7 +75,7 @@ class AuthRoutes:
             metadata = await core.provider.metadata()
         except LogtoError as exc:
             logger.warning("sign-in failed: %s", exc.description)
-            return await send_error(scope, send, exc)
+            return await send_error(scope, send, exc, renderer=self._renderer)
         now = int(core.clock())
         tx = Transaction(
             state=flows.new_secret(),
@@ -78,38 +95,8 @@ class AuthRoutes:
             extras=flows.sign_in_extras(query),
         )
         secure = core.jar.secure_for(scope, config.base_url)
-        samesite = "none" if config.cookie_samesite == "none" else "lax"
-        headers: Headers = [
-            core.jar.set(
-                cookie_name(config.cookie_name, tx.state),
-                tx.encode(core.transactions),
-                max_age=600,
-                secure=secure,
-                samesite=samesite.capitalize(),
-            )
-        ]
-        headers.extend(
-            core.jar.delete(name, secure=secure) for name in self._surplus(request_cookies(scope), now)
-        )
+        headers = self._transactions.begin(tx, request_cookies(scope), secure=secure)
         await redirect(send, url, headers=headers)
-
-    def _surplus(self, cookies: Mapping[str, str], now: int) -> list[str]:
-        """Pending transactions to drop so that, with the new one, at most
-        ``max_pending_sign_ins`` remain: unreadable ones first, then the oldest."""
-        config = self.core.config
-        names = pending(config.cookie_name, cookies)
-        if len(names) < config.max_pending_sign_ins:
-            return []
-        prefix = len(cookie_name(config.cookie_name, ""))
-        aged: list[tuple[int, str]] = []
-        for name in names:
-            try:
-                tx = Transaction.decode(cookies[name], self.core.transactions, state=name[prefix:], now=now)
-                aged.append((tx.created_at, name))
-            except InvalidToken:
-                aged.append((-1, name))
-        aged.sort()
-        return [name for _, name in aged[: len(aged) - config.max_pending_sign_ins + 1]]
 
     # Callback --------------------------------------------------------------------------
 
@@ -120,72 +107,62 @@ class AuthRoutes:
         query = query_params(scope)
         cookies = request_cookies(scope)
         secure = core.jar.secure_for(scope, config.base_url)
-        state = query.get("state")
-        tx_cookie = cookie_name(config.cookie_name, state) if valid_state(state) else None
-        clear_tx: Headers = []
-        if tx_cookie is not None and tx_cookie in cookies:
-            clear_tx.append(core.jar.delete(tx_cookie, secure=secure))
-        retry = (config.sign_in_path, "Sign in again")
+        taken = self._transactions.take(cookies, query.get("state"), now=core.clock(), secure=secure)
         try:
-            if "error" in query:
-                code = query["error"][:64]
-                description = query.get("error_description", "")[:300]
-                raise AuthorizationError(
-                    f"the provider did not sign you in: {code}"
-                    + (f" ({description})" if description else ""),
-                    provider_error=code,
-                )
-            if tx_cookie is None or tx_cookie not in cookies:
-                if core.backend.present(cookies) and await core.backend.load(cookies) is not None:
-                    # Back button after a successful sign-in: nothing to do but go on.
-                    return await redirect(send, config.post_sign_in_redirect, status=303, headers=clear_tx)
-                raise TransactionError(
-                    "this sign-in link is not for a sign-in started here, was already used, or "
-                    "expired: start again"
-                )
-            assert state is not None
-            try:
-                tx = Transaction.decode(cookies[tx_cookie], core.transactions, state=state, now=core.clock())
-            except InvalidToken as exc:
-                raise TransactionError(
-                    "the sign-in attempt expired or was tampered with: start again"
-                ) from exc
-            auth_code = query.get("code")
-            if not auth_code or len(auth_code) > 2048:
-                raise TransactionError("the callback has no authorization code")
-            session = await self._exchange(tx, auth_code)
+            tx = await self._callback_transaction(query, cookies, taken)
+            if tx is None:
+                # Back button after a successful sign-in: nothing to do but go on.
+                return await redirect(send, config.post_sign_in_redirect, status=303, headers=taken.clear)
+            session = await self._exchange(tx, _authorization_code(query))
             await self._drop_previous(cookies)
             await index_session(core, session)
             headers = await core.backend.save(session, cookies, now=core.clock(), secure=secure)
         except LogtoError as exc:
             logger.warning("sign-in callback failed: %s (%r)", exc.error, exc.description)
-            return await send_error(scope, send, exc, headers=clear_tx, link=retry)
+            retry = (config.sign_in_path, "Sign in again")
+            return await send_error(
+                scope, send, exc, headers=taken.clear, link=retry, renderer=self._renderer
+            )
         logger.info("signed in sub=%s", session.claims.get("sub"))
-        await redirect(send, tx.return_to, headers=[*clear_tx, *headers])
+        await redirect(send, tx.return_to, headers=[*taken.clear, *headers])
+
+    async def _callback_transaction(
+        self, query: Mapping[str, str], cookies: Mapping[str, str], taken: Taken
+    ) -> Transaction | None:
+        """The callback's transaction; ``None`` for a stale callback of a browser that is
+        signed in already; a ``LogtoError`` for everything else."""
+        if "error" in query:
+            code = query["error"][:64]
+            description = query.get("error_description", "")[:300]
+            raise AuthorizationError(
+                f"the provider did not sign you in: {code}" + (f" ({description})" if description else ""),
+                provider_error=code,
+            )
+        if not taken.found:
+            backend = self.core.backend
+            if backend.present(cookies) and await backend.load(cookies) is not None:
+                return None
+            raise TransactionError(
+                "this sign-in link is not for a sign-in started here, was already used, or "
+                "expired: start again"
+            )
+        if taken.transaction is None:
+            raise TransactionError("the sign-in attempt expired or was tampered with: start again")
+        return taken.transaction
 
     async def _drop_previous(self, cookies: Mapping[str, str]) -> None:
         """A sign-in replaces the browser's previous server-side session: delete its entry,
         so a copy of the old cookie is worth nothing (the new session has a new id)."""
-        backend = self.core.backend
-        if isinstance(backend, StoreBackend) and backend.present(cookies):
+        backend = self.core.server_sessions
+        if backend is not None and backend.present(cookies):
             previous = await backend.load(cookies)
             if previous is not None:
                 await backend.delete_by_id(previous.id)
 
     async def _exchange(self, tx: Transaction, code: str) -> Session:
-        core = self.core
-        body = await core.provider.token_request(
-            flows.code_exchange_params(code=code, redirect_uri=tx.redirect_uri, verifier=tx.verifier),
-            what="code exchange",
+        return await self.core.tokens.exchange_code(
+            code=code, redirect_uri=tx.redirect_uri, verifier=tx.verifier, nonce=tx.nonce
         )
-        now = core.clock()
-        tokens = flows.parse_token_response(body, now=now)
-        if not tokens.id_token:
-            from .errors import ProviderError
-
-            raise ProviderError("the token response has no id_token (was the openid scope granted?)")
-        claims = await core.validate_id_token(tokens.id_token, nonce=tx.nonce)
-        return core.new_session(id_token=tokens.id_token, claims=claims, tokens=tokens, now=now)
 
     async def backchannel_logout(self, scope: Scope, receive: Receive, send: Send) -> None:
         await backchannel_logout(self.core, scope, receive, send)
@@ -202,11 +179,11 @@ class AuthRoutes:
             session = await core.backend.load(cookies) if core.backend.present(cookies) else None
             headers = await core.backend.delete(session, cookies, secure=secure)
         except LogtoError as exc:
-            return await send_error(scope, send, exc)
+            return await send_error(scope, send, exc, renderer=self._renderer)
         location = config.post_sign_out_redirect
         if session is not None:
             if session.refresh_token:
-                await core.provider.revoke(session.refresh_token)
+                await core.tokens.revoke(session.refresh_token)
             try:
                 metadata = await core.provider.metadata()
                 location = (

@@ -54,12 +54,12 @@ from joserfc.jwk import ECKey, RSAKey
 from ._crypto import b64url_encode
 from ._http import CookieJar
 from .config import DEFAULT_SCOPES, LogtoConfig
-from .context import ORGANIZATION_AUDIENCE
+from .discovery import discovery_url, logto_issuer
 from .errors import ConfigurationError
 from .sessions._backends import CookieBackend
 from .sessions.base import CachedToken, Session, token_key
-from .sessions.cookie import CookieStore, split_chunks
-from .tokens import unverified_claims
+from .sessions.cookie import CookieStore
+from .tokens import ORGANIZATION_AUDIENCE, unverified_claims
 
 __all__ = ["TestIssuer", "signed_in_cookies"]
 
@@ -81,8 +81,8 @@ class TestIssuer:
 
     def __init__(self, endpoint: str = "https://logto.test", *, algorithm: str = "ES384") -> None:
         self.endpoint = endpoint.rstrip("/")
-        self.issuer = f"{self.endpoint}/oidc"
-        self.discovery_url = f"{self.issuer}/.well-known/openid-configuration"
+        self.issuer = logto_issuer(self.endpoint)
+        self.discovery_url = discovery_url(self.issuer)
         kid = secrets.token_hex(4)
         if algorithm.startswith("ES"):
             curve = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}[algorithm]
@@ -229,6 +229,10 @@ def signed_in_cookies(
         **(claims or {}),
     }
     granted = config.all_scopes if scopes is None else tuple(dict.fromkeys((*DEFAULT_SCOPES, *scopes)))
+    tokens = {"": f"opaque-{secrets.token_urlsafe(16)}", **(access_tokens or {})}
+    cached = {token_key(resource or None, None): _cached(token, now) for resource, token in tokens.items()}
+    for organization, token in (organization_tokens or {}).items():
+        cached[token_key(None, organization)] = _cached(token, now)
     session = Session(
         id_token=id_token or _unsigned(full_claims),
         claims=full_claims,
@@ -237,18 +241,10 @@ def signed_in_cookies(
         created_at=now,
         updated_at=now,
         expires_at=int(now + config.session_max_age),
+        access_tokens=cached,
     )
-    tokens = {"": f"opaque-{secrets.token_urlsafe(16)}", **(access_tokens or {})}
-    for resource, token in tokens.items():
-        session.access_tokens[token_key(resource or None, None)] = _cached(token, now)
-    for organization, token in (organization_tokens or {}).items():
-        session.access_tokens[token_key(None, organization)] = _cached(token, now)
     jar = CookieJar(path=config.cookie_path, domain=config.cookie_domain, samesite="lax", secure=False)
-    value = CookieBackend(config, config.store, jar).encode(session)
-    name = config.cookie_name
-    if len(value) <= config.store.chunk_size:
-        return {name: value}
-    return {f"{name}.{i}": chunk for i, chunk in enumerate(split_chunks(value, config.store.chunk_size))}
+    return CookieBackend(config, config.store, jar).cookies(session)
 
 
 def _cached(token: str, now: int) -> CachedToken:

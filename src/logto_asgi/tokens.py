@@ -10,19 +10,28 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from joserfc import jws
 from joserfc.errors import JoseError
 
 from ._crypto import InvalidToken, b64url_decode
 from .errors import TokenValidationError
-from .provider import ProviderClient
 
 #: Asymmetric algorithms only: never ``none``, never HMAC (a public key is not a secret).
 ALLOWED_ALGORITHMS = ("ES256", "ES384", "ES512", "RS256", "PS256", "EdDSA")
 MAX_TOKEN_LENGTH = 16_384
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+#: Logto's organization tokens have ``aud = urn:logto:organization:<id>``.
+ORGANIZATION_AUDIENCE = "urn:logto:organization:"
+
+
+class KeySource(Protocol):
+    """Where signature checks find the provider's keys (``ProviderClient``)."""
+
+    async def signing_keys(self, kid: str | None, *, refetch: bool = False) -> list[Any]:
+        """Candidate keys for ``kid``; ``refetch`` asks for a (rate-limited) re-fetch."""
+        ...
 
 
 def _fail(check: str, description: str) -> TokenValidationError:
@@ -66,7 +75,7 @@ def _verified_payload(token: str, alg: str, keys: Iterable[Any]) -> bytes | None
     return None
 
 
-async def verify_signature(token: str, provider: ProviderClient) -> dict[str, Any]:
+async def verify_signature(token: str, provider: KeySource) -> dict[str, Any]:
     """Check the signature against the provider's keys; return the payload's claims."""
     header = read_header(token)
     alg = header.get("alg")
@@ -113,7 +122,8 @@ def check_time(claims: Mapping[str, Any], *, now: float, leeway: float, require_
         raise _fail("nbf", "the token is not valid yet")
 
 
-def _audiences(claims: Mapping[str, Any]) -> list[str]:
+def audiences(claims: Mapping[str, Any]) -> list[str]:
+    """The ``aud`` claim as a list; ``aud`` check failure when missing or malformed."""
     aud = claims.get("aud")
     if isinstance(aud, str):
         return [aud]
@@ -139,11 +149,11 @@ def check_id_token(
 ) -> None:
     """OpenID Connect Core 3.1.3.7 checks on verified ID token claims."""
     check_issuer(claims, issuer)
-    audiences = _audiences(claims)
-    if client_id not in audiences:
+    audience = audiences(claims)
+    if client_id not in audience:
         raise _fail("aud", "the ID token is not meant for this application")
     azp = claims.get("azp")
-    if len(audiences) > 1 and azp is None:
+    if len(audience) > 1 and azp is None:
         raise _fail("azp", "the ID token has several audiences but no 'azp'")
     if azp is not None and azp != client_id:
         raise _fail("azp", "the ID token's authorized party is another application")
@@ -157,6 +167,13 @@ def check_id_token(
             raise _fail("nonce", "the ID token's nonce does not match this sign-in")
 
 
+def organization_audience(aud: str) -> str | None:
+    """The organization id of an organization token's audience, else ``None``."""
+    if aud.startswith(ORGANIZATION_AUDIENCE) and len(aud) > len(ORGANIZATION_AUDIENCE):
+        return aud[len(ORGANIZATION_AUDIENCE) :]
+    return None
+
+
 def check_access_token(
     claims: Mapping[str, Any],
     *,
@@ -164,14 +181,44 @@ def check_access_token(
     audience: str | Iterable[str] | None,
     now: float,
     leeway: float,
+    organization_tokens: bool = False,
 ) -> None:
-    """RFC 9068 checks on verified JWT access token claims."""
+    """RFC 9068 checks on verified JWT access token claims. ``organization_tokens``
+    also accepts any organization token of this issuer."""
     check_issuer(claims, issuer)
-    if audience is not None:
-        wanted = {audience} if isinstance(audience, str) else set(audience)
-        if not wanted.intersection(_audiences(claims)):
+    if audience is not None or organization_tokens:
+        wanted = {audience} if isinstance(audience, str) else set(audience or ())
+        sent = audiences(claims)
+        if not wanted.intersection(sent) and not (
+            organization_tokens and any(organization_audience(aud) for aud in sent)
+        ):
             raise _fail("aud", "the access token is not meant for this resource")
     check_time(claims, now=now, leeway=leeway, require_iat=False)
+
+
+async def verify_access_token(
+    token: str,
+    keys: KeySource,
+    *,
+    issuer: str,
+    audience: str | Iterable[str] | None,
+    now: float,
+    leeway: float,
+    organization_tokens: bool = False,
+) -> dict[str, Any]:
+    """The one JWT access-token validator (sessions' resource tokens and bearer tokens):
+    the format before any network call, then signature, issuer, audience and time."""
+    read_header(token)
+    claims = await verify_signature(token, keys)
+    check_access_token(
+        claims,
+        issuer=issuer,
+        audience=audience,
+        now=now,
+        leeway=leeway,
+        organization_tokens=organization_tokens,
+    )
+    return claims
 
 
 def check_logout_token(
@@ -179,7 +226,7 @@ def check_logout_token(
 ) -> None:
     """OIDC Back-Channel Logout 1.0, 2.6."""
     check_issuer(claims, issuer)
-    if client_id not in _audiences(claims):
+    if client_id not in audiences(claims):
         raise _fail("aud", "the logout token is not meant for this application")
     _number(claims, "iat")
     if "exp" in claims:

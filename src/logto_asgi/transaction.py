@@ -2,7 +2,8 @@
 
 Each attempt lives in its own short-lived encrypted cookie whose name carries the state,
 so several tabs can sign in at once; at most ``max_pending_sign_ins`` are kept (oldest
-dropped) so cookies never pile up. A transaction is read once: the callback deletes it.
+dropped) so cookies never pile up. A transaction is read once: ``TransactionCookies.take``
+hands back its deletion with its value.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import TypeGuard
 
 from ._crypto import InvalidToken, JweCodec
+from ._http import CookieJar
 
 TRANSACTION_TTL = 600
 _STATE = re.compile(r"[A-Za-z0-9_-]{20,128}")
@@ -74,3 +76,72 @@ def pending(base: str, cookies: Mapping[str, str]) -> list[str]:
     """
     prefix = f"{base}_tx."
     return [name for name in cookies if name.startswith(prefix) and valid_state(name[len(prefix) :])]
+
+
+class TransactionCookies:
+    """The transaction cookies of one middleware: written at sign-in, read once at the
+    callback (reading hands back the deletion with the value), and kept few."""
+
+    def __init__(
+        self, base: str, codec: JweCodec, jar: CookieJar, *, samesite: str, max_pending: int
+    ) -> None:
+        self._base = base
+        self._codec = codec
+        self._jar = jar
+        # A Strict cookie would not come back on the provider's cross-site redirect.
+        self._samesite = "None" if samesite == "none" else "Lax"
+        self._max_pending = max_pending
+
+    def begin(
+        self, tx: Transaction, cookies: Mapping[str, str], *, secure: bool
+    ) -> list[tuple[bytes, bytes]]:
+        """The headers that store ``tx`` and drop surplus pending sign-ins."""
+        name = cookie_name(self._base, tx.state)
+        value = tx.encode(self._codec)
+        headers = [
+            self._jar.set(name, value, max_age=TRANSACTION_TTL, secure=secure, samesite=self._samesite)
+        ]
+        headers.extend(self._jar.delete(old, secure=secure) for old in self._surplus(cookies, tx.created_at))
+        return headers
+
+    def _surplus(self, cookies: Mapping[str, str], now: int) -> list[str]:
+        """Pending transactions to drop so that, with the new one, at most
+        ``max_pending`` remain: unreadable ones first, then the oldest."""
+        names = pending(self._base, cookies)
+        if len(names) < self._max_pending:
+            return []
+        prefix = len(cookie_name(self._base, ""))
+        aged: list[tuple[int, str]] = []
+        for name in names:
+            try:
+                tx = Transaction.decode(cookies[name], self._codec, state=name[prefix:], now=now)
+                aged.append((tx.created_at, name))
+            except InvalidToken:
+                aged.append((-1, name))
+        aged.sort()
+        return [name for _, name in aged[: len(aged) - self._max_pending + 1]]
+
+    def take(self, cookies: Mapping[str, str], state: str | None, *, now: float, secure: bool) -> Taken:
+        """Read the transaction of ``state`` once, with the header deleting its cookie."""
+        if not valid_state(state):
+            return Taken(None, [], found=False)
+        name = cookie_name(self._base, state)
+        value = cookies.get(name)
+        if value is None:
+            return Taken(None, [], found=False)
+        clear = [self._jar.delete(name, secure=secure)]
+        try:
+            return Taken(Transaction.decode(value, self._codec, state=state, now=now), clear, found=True)
+        except InvalidToken:
+            return Taken(None, clear, found=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """A transaction read once: ``transaction`` is ``None`` when the request had none
+    (``found`` false) or when it was expired, forged or for another state; ``clear``
+    deletes its cookie either way."""
+
+    transaction: Transaction | None
+    clear: list[tuple[bytes, bytes]]
+    found: bool

@@ -110,7 +110,7 @@ async def genuine_cookies_async(middleware: LogtoMiddleware) -> list[tuple[str, 
     now = time.time()
     tokens = TokenResponse("opaque-access-token", now + 3600, "openid", None, "a-refresh-token")
     token = SIGNER.sign(id_claims())
-    session = core.new_session(id_token=token, claims=id_claims(), tokens=tokens, now=now)
+    session = core.tokens.new_session(id_token=token, claims=id_claims(), tokens=tokens, now=now)
     headers = await core.backend.save(session, {}, now=now, secure=False)
     cookies = []
     for _, raw in headers:

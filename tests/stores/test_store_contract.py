@@ -1,7 +1,7 @@
 """One contract for every ``SessionStore``: the built-in ``MemoryStore`` and ``RedisStore``,
 and a store a user would write with only the protocol's ``get``/``set``/``delete``.
 
-The coordination helpers of ``sessions/_ops.py`` (``add``, ``delete_if``, ``set_add``,
+The coordination operations of ``sessions/_ops.py``'s ``StoreOps`` (``add``, ``delete_if``, ``set_add``,
 ``set_pop_all``) use a store's atomic versions when it has them and a get/set fallback
 otherwise; both paths must behave the same.
 """
@@ -16,7 +16,7 @@ import anyio
 import pytest
 
 from logto_asgi import ConfigurationError, LogtoConfig, MemoryStore, SessionStore
-from logto_asgi.sessions import _ops
+from logto_asgi.sessions._ops import StoreOps
 from logto_asgi.sessions.redis import RedisStore
 
 pytestmark = pytest.mark.anyio
@@ -111,11 +111,11 @@ async def test_entry_expires_after_ttl(store: SessionStore) -> None:
 
 async def test_add_only_when_absent(store: SessionStore) -> None:
     """add stores the first value, refuses the second, and works again after expiry."""
-    assert await _ops.add(store, "lock", b"first", SHORT)
-    assert not await _ops.add(store, "lock", b"second", SHORT)
+    assert await StoreOps(store).add("lock", b"first", SHORT)
+    assert not await StoreOps(store).add("lock", b"second", SHORT)
     assert await store.get("lock") == b"first"
     await anyio.sleep(SHORT + 0.1)
-    assert await _ops.add(store, "lock", b"third", TTL)
+    assert await StoreOps(store).add("lock", b"third", TTL)
     assert await store.get("lock") == b"third"
 
 
@@ -124,7 +124,7 @@ async def test_concurrent_add_has_one_winner(store: SessionStore) -> None:
     wins: list[int] = []
 
     async def contend(i: int) -> None:
-        if await _ops.add(store, "lock", str(i).encode(), TTL):
+        if await StoreOps(store).add("lock", str(i).encode(), TTL):
             wins.append(i)
 
     async with anyio.create_task_group() as tg:
@@ -137,29 +137,29 @@ async def test_concurrent_add_has_one_winner(store: SessionStore) -> None:
 async def test_delete_if_only_with_the_owners_value(store: SessionStore) -> None:
     """delete_if leaves a key holding another value and deletes it with the right one."""
     await store.set("lock", b"mine", TTL)
-    await _ops.delete_if(store, "lock", b"someone-else")
+    await StoreOps(store).delete_if("lock", b"someone-else")
     assert await store.get("lock") == b"mine"
-    await _ops.delete_if(store, "lock", b"mine")
+    await StoreOps(store).delete_if("lock", b"mine")
     assert await store.get("lock") is None
-    await _ops.delete_if(store, "lock", b"mine")  # absent: nothing to do
+    await StoreOps(store).delete_if("lock", b"mine")  # absent: nothing to do
 
 
 async def test_set_add_and_pop_all(store: SessionStore) -> None:
     """Members are kept once each; pop_all returns them all and empties the set."""
     for member in ("s1", "s2", "s1", "s3"):
-        await _ops.set_add(store, "index", member, TTL)
-    assert sorted(await _ops.set_pop_all(store, "index")) == ["s1", "s2", "s3"]
-    assert await _ops.set_pop_all(store, "index") == []
-    assert await _ops.set_pop_all(store, "never-written") == []
+        await StoreOps(store).set_add("index", member, TTL)
+    assert sorted(await StoreOps(store).set_pop_all("index")) == ["s1", "s2", "s3"]
+    assert await StoreOps(store).set_pop_all("index") == []
+    assert await StoreOps(store).set_pop_all("never-written") == []
 
 
 async def test_sets_expire_and_stay_apart(store: SessionStore) -> None:
     """A set expires with its TTL; two sets never mix."""
-    await _ops.set_add(store, "short", "a", SHORT)
-    await _ops.set_add(store, "long", "b", TTL)
+    await StoreOps(store).set_add("short", "a", SHORT)
+    await StoreOps(store).set_add("long", "b", TTL)
     await anyio.sleep(SHORT + 0.1)
-    assert await _ops.set_pop_all(store, "short") == []
-    assert await _ops.set_pop_all(store, "long") == ["b"]
+    assert await StoreOps(store).set_pop_all("short") == []
+    assert await StoreOps(store).set_pop_all("long") == ["b"]
 
 
 async def test_memory_store_evicts_least_recently_used() -> None:

@@ -35,8 +35,8 @@ def make_session(padding: int = 0) -> Session:
         created_at=now,
         updated_at=now,
         expires_at=now + 3600,
+        access_tokens={"": CachedToken("at-1", now + 600, "openid")},
     )
-    session.access_tokens[""] = CachedToken("at-1", now + 600, "openid")
     return session
 
 

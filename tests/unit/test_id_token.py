@@ -40,7 +40,7 @@ def core_for(keys: list[dict[str, Any]], *, clock: float | None = None) -> Logto
 
 
 async def check(core: LogtoCore, token: str, nonce: str | None = NONCE) -> dict[str, Any]:
-    return await core.validate_id_token(token, nonce=nonce)
+    return await core.tokens.validate_id_token(token, nonce=nonce)
 
 
 async def expect_failure(core: LogtoCore, token: str, check_name: str) -> None:

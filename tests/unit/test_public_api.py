@@ -38,6 +38,7 @@ PUBLIC = [
     "UserInfoScope",
     "__version__",
     "current",
+    "current_auth",
     "get_context",
     "requires_auth",
 ]

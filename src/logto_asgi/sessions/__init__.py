@@ -15,7 +15,7 @@ __all__ = ["CookieStore", "MemoryStore", "RedisStore", "SessionStore"]
 def __getattr__(name: str) -> Any:
     # RedisStore is imported on first use, so redis-py is needed only by those who use it.
     if name == "RedisStore":
-        from .redis import RedisStore
+        from .redis import RedisStore  # noqa: PLC0415 - redis-py is an optional extra
 
         return RedisStore
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

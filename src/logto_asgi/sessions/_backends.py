@@ -1,22 +1,22 @@
 """How a session travels: in the cookie itself, or as an id pointing into a store.
 
-Both backends give the middleware the same four operations — load, save, delete, and
-the headers to send — so it never cares where sessions live.
+Both backends give the middleware the same operations — ``present``, ``load``, ``save``
+and ``delete``, each returning the ``Set-Cookie`` headers to send — so it never cares
+where sessions live. Only the store backend can end a session by id (sign-in replacing
+an old session, back-channel logout).
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
-from starlette.types import Scope
-
+from .._cache import BoundedCache
 from .._crypto import InvalidToken, JweCodec, Signer, fingerprint
 from .._http import CookieJar
 from ..config import LogtoConfig
-from ..errors import StoreUnavailable
+from ._ops import StoreOps
 from .base import Session, SessionStore
 from .cookie import CookieStore, chunk_names_present, join_chunks, split_chunks
 
@@ -28,30 +28,26 @@ Headers = list[tuple[bytes, bytes]]
 DECODED_CACHE_SIZE = 4096
 
 
-def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
-    if len(cache) >= DECODED_CACHE_SIZE:
-        del cache[next(iter(cache))]  # drop the oldest entry
-    cache[key] = value
+class SessionBackend(Protocol):
+    """Where sessions live, as the middleware sees it."""
 
+    def present(self, cookies: Mapping[str, str]) -> bool:
+        """Whether the request carries a session cookie of ours at all."""
+        ...
 
-def is_expired(session: Session, *, now: float, idle_timeout: float) -> bool:
-    return now >= session.expires_at or now - session.updated_at >= idle_timeout
+    async def load(self, cookies: Mapping[str, str]) -> Session | None:
+        """The session the cookies point to, or ``None`` (absent, tampered, ended)."""
+        ...
 
-
-def cookie_max_age(session: Session, *, now: float, idle_timeout: float) -> int:
-    return int(min(idle_timeout, session.expires_at - now))
-
-
-class Backend(Protocol):
-    def present(self, cookies: Mapping[str, str]) -> bool: ...
-    async def load(self, cookies: Mapping[str, str]) -> Session | None: ...
     async def save(
         self, session: Session, cookies: Mapping[str, str], *, now: float, secure: bool
-    ) -> Headers: ...
-    async def delete(
-        self, session: Session | None, cookies: Mapping[str, str], *, secure: bool
-    ) -> Headers: ...
-    async def delete_by_id(self, session_id: str) -> None: ...
+    ) -> Headers:
+        """Persist ``session``; the headers that set its cookie(s)."""
+        ...
+
+    async def delete(self, session: Session | None, cookies: Mapping[str, str], *, secure: bool) -> Headers:
+        """Forget ``session``; the headers that clear the cookies the request sent."""
+        ...
 
 
 class CookieBackend:
@@ -64,7 +60,10 @@ class CookieBackend:
         self._jar = jar
         self._idle = config.session_idle_timeout
         self._first_chunk = f"{self._name}.0"
-        self._decoded: dict[str, Session] = {}
+        # A signed-in browser sends the same cookie until the session changes: decrypt and
+        # parse it once. The key is the exact value that decrypted and authenticated, so a
+        # hit can only come from a genuine cookie. Sessions are immutable.
+        self._decoded: BoundedCache[str, Session] = BoundedCache(DECODED_CACHE_SIZE)
 
     def present(self, cookies: Mapping[str, str]) -> bool:
         return self._name in cookies or self._first_chunk in cookies
@@ -73,11 +72,7 @@ class CookieBackend:
         value = join_chunks(self._name, cookies)
         if value is None:
             return None
-        # A signed-in browser sends the same cookie until the session changes: decrypt and
-        # parse it once. The key is the exact value that decrypted and authenticated, so a
-        # cache hit can only come from a genuine cookie. Sessions are treated as immutable.
-        cache = self._decoded
-        session = cache.get(value)
+        session = self._decoded.get(value)
         if session is not None:
             return session
         try:
@@ -85,28 +80,28 @@ class CookieBackend:
         except (InvalidToken, ValueError):
             logger.info("ignoring an unreadable session cookie (tampered, truncated or old key)")
             return None
-        _remember(cache, value, session)
+        self._decoded.put(value, session)
         return session
 
     def encode(self, session: Session) -> str:
+        """The cookie value of ``session`` (before chunking)."""
         return self._codec.encrypt(session.to_json())
+
+    def cookies(self, session: Session) -> dict[str, str]:
+        """The cookie(s) that carry ``session``: one, or ``name.0``, ``name.1``, …"""
+        value = self.encode(session)
+        if len(value) <= self._chunk:
+            return {self._name: value}
+        return {f"{self._name}.{i}": chunk for i, chunk in enumerate(split_chunks(value, self._chunk))}
 
     async def save(
         self, session: Session, cookies: Mapping[str, str], *, now: float, secure: bool
     ) -> Headers:
-        value = self.encode(session)
-        max_age = cookie_max_age(session, now=now, idle_timeout=self._idle)
-        headers: Headers = []
-        if len(value) <= self._chunk:
-            written = {self._name}
-            headers.append(self._jar.set(self._name, value, max_age=max_age, secure=secure))
-        else:
-            chunks = split_chunks(value, self._chunk)
-            written = {f"{self._name}.{i}" for i in range(len(chunks))}
-            headers.extend(
-                self._jar.set(f"{self._name}.{i}", chunk, max_age=max_age, secure=secure)
-                for i, chunk in enumerate(chunks)
-            )
+        max_age = session.max_age(now=now, idle_timeout=self._idle)
+        written = self.cookies(session)
+        headers: Headers = [
+            self._jar.set(name, value, max_age=max_age, secure=secure) for name, value in written.items()
+        ]
         headers.extend(
             self._jar.delete(name, secure=secure)
             for name in chunk_names_present(self._name, cookies)
@@ -116,9 +111,6 @@ class CookieBackend:
 
     async def delete(self, session: Session | None, cookies: Mapping[str, str], *, secure: bool) -> Headers:
         return [self._jar.delete(name, secure=secure) for name in chunk_names_present(self._name, cookies)]
-
-    async def delete_by_id(self, session_id: str) -> None:  # pragma: no cover - refused by config
-        raise NotImplementedError("cookie sessions cannot be ended from the server")
 
 
 def _entry_key(session_id: str) -> str:
@@ -130,7 +122,7 @@ class StoreBackend:
 
     def __init__(self, config: LogtoConfig, store: SessionStore, jar: CookieJar) -> None:
         self._name = config.cookie_name
-        self._store = store
+        self.ops = StoreOps(store)
         self._codec = JweCodec(config.cookie_secrets, "session store entry")
         self._signer = Signer(config.cookie_secrets, "session id")
         self._jar = jar
@@ -140,25 +132,18 @@ class StoreBackend:
         # are exact values that verified (the signed id) or decrypted and authenticated
         # (the entry), so a hit can only come from genuine data. The store is still read
         # on every request: an entry deleted there (sign-out, back-channel logout) ends
-        # the session at once. Sessions are treated as immutable.
-        self._ids: dict[str, tuple[str, str]] = {}
-        self._decoded: dict[bytes, Session] = {}
+        # the session at once.
+        self._ids: BoundedCache[str, tuple[str, str]] = BoundedCache(DECODED_CACHE_SIZE)
+        self._decoded: BoundedCache[bytes, Session] = BoundedCache(DECODED_CACHE_SIZE)
 
     @property
     def store(self) -> SessionStore:
-        return self._store
+        return self.ops.store
 
     def present(self, cookies: Mapping[str, str]) -> bool:
         return self._name in cookies
 
-    @staticmethod
-    def new_id() -> str:
-        return secrets.token_urlsafe(24)  # 192 bits
-
-    async def load(self, cookies: Mapping[str, str]) -> Session | None:
-        value = cookies.get(self._name)
-        if value is None:
-            return None
+    def _ids_of(self, value: str) -> tuple[str, str] | None:
         ids = self._ids.get(value)
         if ids is None:
             try:
@@ -167,14 +152,10 @@ class StoreBackend:
                 logger.info("ignoring a session cookie with a bad signature")
                 return None
             ids = (session_id, _entry_key(session_id))
-            _remember(self._ids, value, ids)
-        session_id, key = ids
-        try:
-            raw = await self._store.get(key)
-        except Exception as exc:
-            raise StoreUnavailable("the session store cannot be reached") from exc
-        if raw is None:
-            return None
+            self._ids.put(value, ids)
+        return ids
+
+    def _decode(self, raw: bytes) -> Session | None:
         cacheable = type(raw) is bytes
         session = self._decoded.get(raw) if cacheable else None
         if session is None:
@@ -184,18 +165,25 @@ class StoreBackend:
                 logger.warning("ignoring an unreadable session store entry")
                 return None
             if cacheable:
-                _remember(self._decoded, raw, session)
-        return session if session.id == session_id else None
+                self._decoded.put(raw, session)
+        return session
+
+    async def load(self, cookies: Mapping[str, str]) -> Session | None:
+        value = cookies.get(self._name)
+        ids = self._ids_of(value) if value is not None else None
+        if ids is None:
+            return None
+        session_id, key = ids
+        raw = await self.ops.get(key)
+        session = self._decode(raw) if raw is not None else None
+        return session if session is not None and session.id == session_id else None
 
     async def save(
         self, session: Session, cookies: Mapping[str, str], *, now: float, secure: bool
     ) -> Headers:
-        max_age = cookie_max_age(session, now=now, idle_timeout=self._idle)
+        max_age = session.max_age(now=now, idle_timeout=self._idle)
         value = self._codec.encrypt(session.to_json()).encode("ascii")
-        try:
-            await self._store.set(_entry_key(session.id), value, max(1, max_age))
-        except Exception as exc:
-            raise StoreUnavailable("the session store cannot be reached") from exc
+        await self.ops.set(_entry_key(session.id), value, max(1, max_age))
         return [self._jar.set(self._name, self._signer.sign(session.id), max_age=max_age, secure=secure)]
 
     async def delete(self, session: Session | None, cookies: Mapping[str, str], *, secure: bool) -> Headers:
@@ -204,17 +192,5 @@ class StoreBackend:
         return [self._jar.delete(self._name, secure=secure)] if self._name in cookies else []
 
     async def delete_by_id(self, session_id: str) -> None:
-        try:
-            await self._store.delete(_entry_key(session_id))
-        except Exception as exc:
-            raise StoreUnavailable("the session store cannot be reached") from exc
-
-
-def make_backend(config: LogtoConfig, jar: CookieJar) -> CookieBackend | StoreBackend:
-    if isinstance(config.store, CookieStore):
-        return CookieBackend(config, config.store, jar)
-    return StoreBackend(config, config.store, jar)
-
-
-def secure_for(jar: CookieJar, scope: Scope, base_url: str | None) -> bool:
-    return jar.secure_for(scope, base_url)
+        """End a session from the server (its cookie becomes worthless)."""
+        await self.ops.delete(_entry_key(session_id))

@@ -1,13 +1,20 @@
-"""The session record and the ``SessionStore`` protocol for server-side stores."""
+"""The session record and the store protocols.
+
+A ``Session`` is frozen: a loaded session is shared by every request that carries the
+same cookie, so a change (a refreshed token, a renewed timestamp) makes a new record with
+``Session.replace`` / ``Session.with_token``, never a mutation.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["CachedToken", "Session", "SessionStore"]
+__all__ = ["AtomicStore", "CachedToken", "ClosableStore", "Session", "SessionStore"]
 
 
 @runtime_checkable
@@ -34,7 +41,43 @@ class SessionStore(Protocol):
         ...
 
 
-@dataclass(slots=True)
+@runtime_checkable
+class AtomicStore(SessionStore, Protocol):
+    """A ``SessionStore`` that also offers the atomic operations used to coordinate
+    several processes (``MemoryStore`` and ``RedisStore`` do).
+
+    A store without them still works: the middleware falls back to read-then-write,
+    which is correct in one process and racy across several. Which one a store is gets
+    decided once, when the middleware is built.
+    """
+
+    async def add(self, key: str, value: bytes, ttl: float) -> bool:
+        """Store only if ``key`` is absent; ``True`` when this call stored it."""
+        ...
+
+    async def delete_if(self, key: str, value: bytes) -> None:
+        """Delete ``key`` only while it holds ``value``."""
+        ...
+
+    async def set_add(self, key: str, member: str, ttl: float) -> None:
+        """Add ``member`` to the set at ``key``; keep the set ``ttl`` seconds from now."""
+        ...
+
+    async def set_pop_all(self, key: str) -> list[str]:
+        """Every member of the set at ``key``; the set is deleted."""
+        ...
+
+
+@runtime_checkable
+class ClosableStore(Protocol):
+    """A store holding connections to close at shutdown (``RedisStore`` does)."""
+
+    async def aclose(self) -> None:
+        """Close what the store opened."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
 class CachedToken:
     """An access token and when it stops being usable (epoch seconds)."""
 
@@ -50,29 +93,55 @@ def token_key(resource: str | None, organization_id: str | None) -> str:
     return resource or ""
 
 
-@dataclass(slots=True)
+def _new_id() -> str:
+    return secrets.token_urlsafe(24)  # 192 bits
+
+
+@dataclass(frozen=True, slots=True)
 class Session:
-    """One signed-in session: what the cookie (or the store entry) holds."""
+    """One signed-in session: what the cookie (or the store entry) holds. Immutable."""
 
     id_token: str
-    claims: dict[str, Any]
+    claims: Mapping[str, Any]
     refresh_token: str | None
     scope: str
     created_at: int
     updated_at: int
     expires_at: int
-    access_tokens: dict[str, CachedToken] = field(default_factory=dict)
-    id: str = field(default_factory=lambda: secrets.token_urlsafe(24))
-    #: Read-only objects derived from this session once (claims view, request.user,
-    #: request.auth) and shared by the requests that carry it. Never serialised.
-    view: Any = field(default=None, repr=False, compare=False)
+    access_tokens: Mapping[str, CachedToken] = field(default_factory=dict)
+    id: str = field(default_factory=_new_id)
+
+    def replace(self, **changes: Any) -> Session:
+        """A new record with ``changes`` applied."""
+        return dataclasses.replace(self, **changes)
+
+    def with_token(self, key: str, token: CachedToken | None, **changes: Any) -> Session:
+        """A new record whose token cache has ``token`` under ``key`` (``None`` drops it)."""
+        tokens = dict(self.access_tokens)
+        if token is None:
+            tokens.pop(key, None)
+        else:
+            tokens[key] = token
+        return dataclasses.replace(self, access_tokens=tokens, **changes)
+
+    def is_expired(self, *, now: float, idle_timeout: float) -> bool:
+        """Past its absolute lifetime, or idle for longer than ``idle_timeout``."""
+        return now >= self.expires_at or now - self.updated_at >= idle_timeout
+
+    def max_age(self, *, now: float, idle_timeout: float) -> int:
+        """Seconds the cookie (and store entry) should live from ``now``."""
+        return int(min(idle_timeout, self.expires_at - now))
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        return frozenset(self.scope.split())
 
     def to_json(self) -> bytes:
         data: dict[str, Any] = {
             "v": 1,
             "n": self.id,
             "i": self.id_token,
-            "c": self.claims,
+            "c": dict(self.claims),
             "s": self.scope,
             "t": [self.created_at, self.updated_at, self.expires_at],
             "a": {k: [t.token, int(t.expires_at), t.scope] for k, t in self.access_tokens.items()},
@@ -107,21 +176,3 @@ class Session:
         if data.get("v") != 1 or not isinstance(session.claims.get("sub"), str):
             raise ValueError("malformed session")
         return session
-
-    @property
-    def scopes(self) -> frozenset[str]:
-        return frozenset(self.scope.split())
-
-    def copy(self) -> Session:
-        """A copy whose token cache can change without touching this one."""
-        return Session(
-            id_token=self.id_token,
-            claims=self.claims,
-            refresh_token=self.refresh_token,
-            scope=self.scope,
-            created_at=self.created_at,
-            updated_at=self.updated_at,
-            expires_at=self.expires_at,
-            access_tokens=dict(self.access_tokens),
-            id=self.id,
-        )

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..errors import ConfigurationError
+
 __all__ = ["CookieStore"]
 
 # Room left for the name and the attributes (Path, Domain, Max-Age, flags) in 4,096 bytes.
@@ -29,8 +31,6 @@ class CookieStore:
 
     def __post_init__(self) -> None:
         if not 500 <= self.chunk_size <= _COOKIE_BUDGET - 100:
-            from ..errors import ConfigurationError
-
             raise ConfigurationError("store.chunk_size", "must be between 500 and 3996 bytes")
 
 

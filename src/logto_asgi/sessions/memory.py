@@ -6,6 +6,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+from ..errors import ConfigurationError
+
 __all__ = ["MemoryStore"]
 
 
@@ -19,8 +21,6 @@ class MemoryStore:
 
     def __init__(self, *, max_entries: int = 100_000, clock: Callable[[], float] = time.monotonic) -> None:
         if max_entries < 1:
-            from ..errors import ConfigurationError
-
             raise ConfigurationError("max_entries", "must be at least 1")
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._max = max_entries

@@ -1,0 +1,133 @@
+"""What the provider publishes: its discovery document and its signing keys (no I/O).
+
+The one place that knows where a Logto tenant's discovery lives and which issuer a
+discovery URL must name (OpenID Connect Discovery 4.3).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from joserfc.jwk import JWKRegistry
+
+from .errors import ProviderError
+
+logger = logging.getLogger("logto_asgi")
+
+Key = Any  # a joserfc key object (ECKey, RSAKey, OKPKey)
+
+WELL_KNOWN = "/.well-known/openid-configuration"
+
+
+def logto_issuer(endpoint: str) -> str:
+    """The issuer of a Logto endpoint: ``{endpoint}/oidc``."""
+    return f"{endpoint.rstrip('/')}/oidc"
+
+
+def discovery_url(issuer: str) -> str:
+    """Where ``issuer`` publishes its discovery document."""
+    return issuer + WELL_KNOWN
+
+
+def expected_issuer(discovery: str | None, endpoint_issuer: str) -> str | None:
+    """The issuer a discovery document must name: the Logto endpoint's, or the one the
+    discovery URL was derived from; ``None`` when the URL says nothing about it."""
+    if discovery is None:
+        return endpoint_issuer
+    return discovery[: -len(WELL_KNOWN)] if discovery.endswith(WELL_KNOWN) else None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderMetadata:
+    """The parts of the discovery document we use."""
+
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    jwks_uri: str
+    userinfo_endpoint: str | None
+    end_session_endpoint: str | None
+    revocation_endpoint: str | None
+    raw: Mapping[str, Any]
+
+    @classmethod
+    def parse(cls, data: Any) -> ProviderMetadata:
+        if not isinstance(data, dict):
+            raise ProviderError("the discovery document is not a JSON object")
+
+        def url(name: str, *, required: bool) -> str | None:
+            value = data.get(name)
+            if value is None and not required:
+                return None
+            parts = urlsplit(value) if isinstance(value, str) else None
+            if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ProviderError(f"the discovery document has no valid {name!r}")
+            return str(value)
+
+        return cls(
+            issuer=url("issuer", required=True) or "",
+            authorization_endpoint=url("authorization_endpoint", required=True) or "",
+            token_endpoint=url("token_endpoint", required=True) or "",
+            jwks_uri=url("jwks_uri", required=True) or "",
+            userinfo_endpoint=url("userinfo_endpoint", required=False),
+            end_session_endpoint=url("end_session_endpoint", required=False),
+            revocation_endpoint=url("revocation_endpoint", required=False),
+            raw=data,
+        )
+
+    def check_issuer(self, expected: str | None) -> ProviderMetadata:
+        """``self`` when its issuer is ``expected`` (or nothing is expected)."""
+        if expected is not None and self.issuer != expected:
+            raise ProviderError(
+                f"the discovery document's issuer {self.issuer!r} is not the expected "
+                f"{expected!r}: check the endpoint"
+            )
+        return self
+
+
+def _import_key(entry: Any) -> Key | None:
+    """A public signing key from one JWKS entry, or ``None`` (not for signing, broken,
+    unknown type or private)."""
+    if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
+        return None
+    try:
+        key = JWKRegistry.import_key(entry)
+    except Exception:  # an unknown or broken key must not hide the good ones
+        logger.debug("skipping a JWKS entry that does not parse (kid=%r)", entry.get("kid"))
+        return None
+    return None if key.is_private else key
+
+
+@dataclass(frozen=True, slots=True)
+class KeySet:
+    """Signing keys from the JWKS; keys we cannot parse (or not for signing) are skipped.
+
+    A ``kid`` may name several keys (RFC 7517 4.5 allows one per key type): all are kept.
+    """
+
+    by_kid: Mapping[str, tuple[Key, ...]]
+    keys: tuple[Key, ...]
+
+    @classmethod
+    def parse(cls, data: Any) -> KeySet:
+        if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
+            raise ProviderError("the JWKS is not a JSON object with a 'keys' list")
+        keys: list[Key] = []
+        by_kid: dict[str, tuple[Key, ...]] = {}
+        for entry in data["keys"]:
+            key = _import_key(entry)
+            if key is None:
+                continue
+            keys.append(key)
+            kid = entry.get("kid")
+            if isinstance(kid, str):
+                by_kid[kid] = (*by_kid.get(kid, ()), key)
+        return cls(by_kid=by_kid, keys=tuple(keys))
+
+    def candidates(self, kid: str | None) -> list[Key]:
+        """The keys that may have signed a token with this ``kid`` (all when none)."""
+        return list(self.keys) if kid is None else list(self.by_kid.get(kid, ()))

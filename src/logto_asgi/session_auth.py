@@ -1,0 +1,204 @@
+"""The session authenticator: reads the session cookie of a request, offers its user,
+and writes the session back on the response when it changed, renewed or ended."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.authentication import AuthCredentials, UnauthenticatedUser
+from starlette.types import Scope
+
+from ._cache import BoundedCache
+from ._http import parse_cookies
+from .context import LogtoContext
+from .core import LogtoCore
+from .engine import claim_identity, rank
+from .errors import LogtoError
+from .models import IdTokenClaims
+from .sessions.base import Session
+from .users import LogtoUser
+
+logger = logging.getLogger("logto_asgi")
+
+Headers = list[tuple[bytes, bytes]]
+
+_ANONYMOUS_USER = UnauthenticatedUser()
+# Parsed Cookie headers kept: at most 2,048 headers of at most 16 KiB (32 MiB at worst).
+_PARSED_COOKIES_SIZE = 2048
+_PARSED_COOKIE_MAX = 16 * 1024
+#: Per-session request views kept (claims view, request.user, request.auth).
+_VIEWS_SIZE = 4096
+
+
+class _FrozenCredentials(AuthCredentials):
+    """``request.auth`` shared by many requests (every anonymous one, or every request of
+    one session): its scopes are a tuple, so no handler can change them for the others."""
+
+    def __init__(self, scopes: tuple[str, ...] = ()) -> None:
+        self.scopes = scopes  # type: ignore[assignment]
+
+
+_NO_CREDENTIALS = _FrozenCredentials()
+
+
+@dataclass(frozen=True, slots=True)
+class _SessionView:
+    """What every request of one session shares: built once per session, read-only."""
+
+    claims: IdTokenClaims
+    user: LogtoUser
+    auth: _FrozenCredentials
+
+
+class _Unavailable:
+    """Stands for the user while the session store is down: any use raises the store's
+    error, which the error boundary (or the framework's handler) turns into 503."""
+
+    __slots__ = ("_error",)
+
+    def __init__(self, error: LogtoError) -> None:
+        self._error = error
+
+    def __getattr__(self, name: str) -> Any:
+        raise self._error
+
+    def __bool__(self) -> bool:
+        raise self._error
+
+    def __repr__(self) -> str:
+        return "<session store unavailable>"
+
+
+class _SessionWriteBack:
+    """The session's ``Set-Cookie`` headers for one signed-in (or stale) request."""
+
+    __slots__ = ("_cookies", "_core", "_ctx", "_renew", "_scope", "_stale")
+
+    def __init__(
+        self,
+        core: LogtoCore,
+        scope: Scope,
+        ctx: LogtoContext,
+        cookies: dict[str, str],
+        *,
+        stale: bool,
+        renew: bool,
+    ) -> None:
+        self._core = core
+        self._scope = scope
+        self._ctx = ctx
+        self._cookies = cookies
+        self._stale = stale
+        self._renew = renew
+
+    def pending(self) -> bool:
+        # Most requests neither change nor end their session: nothing to write.
+        ctx = self._ctx
+        return self._stale or self._renew or ctx.changed or ctx.ended
+
+    async def headers(self) -> Headers:
+        try:
+            return await self._headers()
+        except LogtoError as exc:
+            # Too late to change the answer; the next request will see the store's state.
+            logger.error("could not save the session: %s", exc.description)
+            return []
+
+    async def _headers(self) -> Headers:
+        core, ctx = self._core, self._ctx
+        if ctx._unavailable is not None:
+            return []
+        secure = core.jar.secure_for(self._scope, core.config.base_url)
+        session = ctx.session
+        if ctx.ended or session is None:
+            return await core.backend.delete(session, self._cookies, secure=secure)
+        if ctx.changed or self._renew:
+            # A concurrent request may have refreshed since this one read the session: save
+            # its result, never write back a refresh token that was just spent.
+            session = await core.tokens.refresher.latest(session)
+            now = core.clock()
+            session = session.replace(updated_at=int(now))
+            return await core.backend.save(session, self._cookies, now=now, secure=secure)
+        return []
+
+
+class SessionAuthenticator:
+    """Offers the user of the request's session (``precedence`` among authenticators)."""
+
+    def __init__(self, core: LogtoCore, *, precedence: int) -> None:
+        self.core = core
+        self._anonymous_rank = rank(authenticated=False, precedence=precedence)
+        self._signed_in_rank = rank(authenticated=True, precedence=precedence)
+        self._cookie_marker = core.config.cookie_name.encode("latin-1")
+        self._parsed_cookies: BoundedCache[bytes, dict[str, str]] = BoundedCache(_PARSED_COOKIES_SIZE)
+        self._views: BoundedCache[int, tuple[Session, _SessionView]] = BoundedCache(_VIEWS_SIZE)
+
+    async def authenticate(self, scope: Scope) -> _SessionWriteBack | None:
+        raw: bytes | None = None
+        for name, value in scope["headers"]:
+            if name == b"cookie":
+                # HTTP/2 may split cookies over several headers: join them like browsers do.
+                raw = value if raw is None else raw + b"; " + value
+        if raw is None or self._cookie_marker not in raw:
+            # The fast path: no cookie of ours, nothing to read and nothing to write back.
+            ctx = LogtoContext(self.core, scope, None)
+            claim_identity(
+                scope, self._anonymous_rank, ctx, _ANONYMOUS_USER, _NO_CREDENTIALS, None, session=ctx
+            )
+            return None
+        return await self._authenticate_cookies(scope, self._parse_cookies(raw))
+
+    def _parse_cookies(self, raw: bytes) -> dict[str, str]:
+        """The Cookie header as a dict, parsed once per distinct header (a signed-in
+        browser sends the same one until its session changes). Treated as read-only."""
+        cookies = self._parsed_cookies.get(raw)
+        if cookies is None:
+            cookies = parse_cookies(raw.decode("latin-1"))
+            if len(raw) <= _PARSED_COOKIE_MAX:  # bounded memory, whatever clients send
+                self._parsed_cookies.put(raw, cookies)
+        return cookies
+
+    def _view(self, session: Session) -> _SessionView:
+        cached = self._views.get(id(session))
+        if cached is not None and cached[0] is session:
+            return cached[1]
+        claims = IdTokenClaims(session.claims)
+        # Starlette's convention: "authenticated" marks a signed-in request.
+        scopes = tuple(sorted({"authenticated", *session.scopes}))
+        view = _SessionView(claims, LogtoUser(claims), _FrozenCredentials(scopes))
+        self._views.put(id(session), (session, view))
+        return view
+
+    async def _authenticate_cookies(self, scope: Scope, cookies: dict[str, str]) -> _SessionWriteBack | None:
+        core = self.core
+        if not core.backend.present(cookies):
+            ctx = LogtoContext(core, scope, None)
+            claim_identity(
+                scope, self._anonymous_rank, ctx, _ANONYMOUS_USER, AuthCredentials(), None, session=ctx
+            )
+            return None
+        try:
+            session = await core.backend.load(cookies)
+        except LogtoError as exc:
+            # The store is down. Routes that never look at the session keep working;
+            # touching it raises the error (503). The cookie is kept for later.
+            ctx = LogtoContext(core, scope, None, unavailable=exc)
+            proxy = _Unavailable(exc)
+            claim_identity(scope, self._anonymous_rank, ctx, proxy, proxy, proxy, session=ctx)
+            return _SessionWriteBack(core, scope, ctx, cookies, stale=False, renew=False)
+        now = core.clock()
+        if session is not None and session.is_expired(now=now, idle_timeout=core.config.session_idle_timeout):
+            session = None
+        if session is None:
+            ctx = LogtoContext(core, scope, None)
+            claim_identity(
+                scope, self._anonymous_rank, ctx, _ANONYMOUS_USER, AuthCredentials(), None, session=ctx
+            )
+            return _SessionWriteBack(core, scope, ctx, cookies, stale=True, renew=False)
+        view = self._view(session)
+        ctx = LogtoContext(core, scope, session, user=view.claims)
+        claim_identity(scope, self._signed_in_rank, ctx, view.user, view.auth, view.claims, session=ctx)
+        renew = now - session.updated_at >= core.renew_after
+        return _SessionWriteBack(core, scope, ctx, cookies, stale=False, renew=renew)

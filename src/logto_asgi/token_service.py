@@ -1,0 +1,214 @@
+"""``TokenService``: the token lifecycle, in one place.
+
+It owns the code exchange, the refresh grant (single-flight through a coordinator),
+ID-token validation, the one access-token validator, userinfo, revocation, and the
+mapping of provider error codes to domain errors. The read side (``LogtoContext``) and
+the routes only ask it; the HTTP goes through ``ProviderClient``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from . import protocol
+from ._refresh import RefreshCoordinator
+from .config import LogtoConfig
+from .errors import (
+    AccessDenied,
+    AuthorizationError,
+    ConfigurationError,
+    InsufficientScope,
+    LogtoError,
+    ProviderError,
+    SessionExpired,
+    TokenValidationError,
+)
+from .flows import TokenResponse, parse_token_response
+from .models import AccessTokenClaims, UserInfo, UserInfoScope
+from .provider import ProviderClient
+from .sessions.base import CachedToken, Session, token_key
+from .tokens import ORGANIZATION_AUDIENCE, check_id_token, verify_access_token, verify_signature
+
+logger = logging.getLogger("logto_asgi")
+
+
+def grant_error(exc: AuthorizationError, resource: str | None, organization_id: str | None) -> LogtoError:
+    """What a refused refresh grant means for the app, by the provider's error code."""
+    code = exc.provider_error
+    if code == "invalid_grant":
+        return SessionExpired("the provider no longer accepts this session's refresh token: sign in again")
+    if code == "access_denied":
+        target = f"organization {organization_id!r}" if organization_id else f"resource {resource!r}"
+        return AccessDenied(f"the provider refused a token for {target} (not a member?)")
+    if code == "insufficient_scope":
+        return InsufficientScope(
+            "the session was not granted the scope this token needs: add "
+            "UserInfoScope.organizations to LogtoConfig.scopes and sign in again",
+            scopes=[UserInfoScope.organizations.value],
+        )
+    if code == "invalid_target":
+        return ConfigurationError(
+            "resources",
+            f"the provider does not know resource {resource!r} for this sign-in: add it to "
+            "LogtoConfig(resources=[...]) and sign in again",
+        )
+    return exc
+
+
+class TokenService:
+    """Exchange, refresh, validation, userinfo and revocation for one client."""
+
+    def __init__(
+        self,
+        config: LogtoConfig,
+        provider: ProviderClient,
+        refresher: RefreshCoordinator,
+        *,
+        clock: Callable[[], float],
+    ) -> None:
+        self.config = config
+        self.provider = provider
+        self.refresher = refresher
+        self._clock = clock
+
+    # ID tokens and sessions -----------------------------------------------------------
+
+    async def validate_id_token(
+        self, id_token: str, *, nonce: str | None, expected_sub: str | None = None
+    ) -> dict[str, Any]:
+        """Signature and claims of an ID token; ``expected_sub`` for refreshed ones."""
+        metadata = await self.provider.metadata()
+        claims = await verify_signature(id_token, self.provider)
+        check_id_token(
+            claims,
+            issuer=metadata.issuer,
+            client_id=self.config.app_id,
+            nonce=nonce,
+            now=self._clock(),
+            leeway=self.config.clock_skew,
+        )
+        if expected_sub is not None and claims.get("sub") != expected_sub:
+            raise TokenValidationError("the refreshed ID token is for another user", check="sub")
+        return claims
+
+    def cached_token(self, tokens: TokenResponse, *, now: float) -> CachedToken:
+        """Keep a token until shortly before it expires (``clock_skew``, at most half its
+        lifetime, so short-lived test tokens stay usable)."""
+        lifetime = max(0.0, tokens.expires_at - now)
+        margin = min(self.config.clock_skew, lifetime / 2)
+        return CachedToken(tokens.access_token, tokens.expires_at - margin, tokens.scope or "")
+
+    async def exchange_code(self, *, code: str, redirect_uri: str, verifier: str, nonce: str) -> Session:
+        """The authorization code for a new, validated session."""
+        params = protocol.code_exchange_params(code=code, redirect_uri=redirect_uri, verifier=verifier)
+        body = await self.provider.token_request(params, what="code exchange")
+        now = self._clock()
+        tokens = parse_token_response(body, now=now)
+        if not tokens.id_token:
+            raise ProviderError("the token response has no id_token (was the openid scope granted?)")
+        claims = await self.validate_id_token(tokens.id_token, nonce=nonce)
+        return self.new_session(id_token=tokens.id_token, claims=claims, tokens=tokens, now=now)
+
+    def new_session(
+        self, *, id_token: str, claims: dict[str, Any], tokens: TokenResponse, now: float
+    ) -> Session:
+        """A new session (new id: no fixation) from a validated sign-in."""
+        return Session(
+            id_token=id_token,
+            claims=claims,
+            refresh_token=tokens.refresh_token,
+            scope=tokens.scope or " ".join(self.config.all_scopes),
+            created_at=int(now),
+            updated_at=int(now),
+            expires_at=int(now + self.config.session_max_age),
+            access_tokens={"": self.cached_token(tokens, now=now)},
+        )
+
+    # Refresh -----------------------------------------------------------------------------
+
+    async def refresh(self, session: Session, resource: str | None, organization_id: str | None) -> Session:
+        """The session after one refresh grant for ``resource`` / ``organization_id``,
+        shared with every concurrent caller spending the same refresh token.
+        ``SessionExpired`` when the session cannot be refreshed any more."""
+        refresh_token = session.refresh_token
+        if not refresh_token:
+            raise SessionExpired(
+                "the session has no refresh token (was offline_access granted?): sign in again"
+            )
+
+        async def grant() -> Session:
+            params = protocol.refresh_params(
+                refresh_token, resource=resource, organization_id=organization_id
+            )
+            try:
+                body = await self.provider.token_request(params, what="token refresh")
+            except AuthorizationError as exc:
+                raise grant_error(exc, resource, organization_id) from exc
+            return await self._refreshed(session, body, token_key(resource, organization_id))
+
+        return await self.refresher.refresh(refresh_token, grant)
+
+    async def _refreshed(self, session: Session, body: dict[str, Any], key: str) -> Session:
+        now = self._clock()
+        tokens = parse_token_response(body, now=now)
+        changes: dict[str, Any] = {
+            "refresh_token": tokens.refresh_token or session.refresh_token,
+            "updated_at": int(now),
+        }
+        if tokens.id_token:
+            claims = await self._refreshed_claims(session, tokens.id_token)
+            if claims is not None:
+                changes.update(id_token=tokens.id_token, claims=claims)
+        return session.with_token(key, self.cached_token(tokens, now=now), **changes)
+
+    async def _refreshed_claims(self, session: Session, id_token: str) -> dict[str, Any] | None:
+        """The refreshed ID token's claims; ``None`` to keep the previous ID token."""
+        try:
+            return await self.validate_id_token(id_token, nonce=None, expected_sub=str(session.claims["sub"]))
+        except TokenValidationError as exc:
+            if exc.check not in ("exp", "iat"):
+                raise SessionExpired(
+                    f"the provider's refreshed ID token failed the {exc.check!r} check: "
+                    "the session was ended, sign in again"
+                ) from exc
+            # The refresh token is already spent: keep its successor and the new access
+            # token, and keep the previous ID token rather than lose the session over a
+            # clock difference.
+            logger.warning("refreshed ID token failed the %r check; keeping the previous one", exc.check)
+            return None
+
+    # Access tokens and userinfo -------------------------------------------------------------
+
+    async def access_token_claims(
+        self, token: str, resource: str | None, organization_id: str | None
+    ) -> AccessTokenClaims:
+        """The validated claims of a JWT access token issued for this session."""
+        if token.count(".") != 2:
+            raise LogtoError(
+                "this access token is opaque (no resource was given): pass resource=… to get a "
+                "JWT access token whose claims can be read"
+            )
+        metadata = await self.provider.metadata()
+        audience = resource or (f"{ORGANIZATION_AUDIENCE}{organization_id}" if organization_id else None)
+        claims = await verify_access_token(
+            token,
+            self.provider,
+            issuer=metadata.issuer,
+            audience=audience,
+            now=self._clock(),
+            leeway=self.config.clock_skew,
+        )
+        return AccessTokenClaims(claims)
+
+    async def user_info(self, access_token: str, *, sub: object) -> UserInfo:
+        """The userinfo endpoint's claims for ``access_token``, checked to be ``sub``'s."""
+        data = await self.provider.userinfo(access_token)
+        if data.get("sub") != sub:
+            raise TokenValidationError("the userinfo response is for another user", check="sub")
+        return UserInfo(data)
+
+    async def revoke(self, refresh_token: str) -> None:
+        """Revoke a refresh token (best effort)."""
+        await self.provider.revoke(refresh_token)
