@@ -133,8 +133,9 @@ async def refuse(scope: Scope, send: Send, exc: LogtoError, renderer: ErrorRende
         await send_error(scope, send, exc, renderer=renderer)
 
 
-def _str_headers(rendered: RenderedError) -> dict[str, str]:
-    return {k.decode("latin-1"): v.decode("latin-1") for k, v in [*NO_STORE, *rendered.headers]}
+def str_headers(headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Raw ASGI headers as the ``dict[str, str]`` frameworks' responses take."""
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in headers}
 
 
 def install_framework_handler(app: Any, renderer: ErrorRenderer = render_error) -> None:
@@ -158,7 +159,9 @@ def _install_starlette(app: Any, renderer: ErrorRenderer) -> None:
     async def handle(request: Any, exc: Exception) -> Any:
         assert isinstance(exc, LogtoError)
         rendered = renderer(request.scope, exc, None)
-        return responses.Response(rendered.body, status_code=rendered.status, headers=_str_headers(rendered))
+        return responses.Response(
+            rendered.body, status_code=rendered.status, headers=str_headers([*NO_STORE, *rendered.headers])
+        )
 
     app.add_exception_handler(LogtoError, handle)
 
@@ -167,6 +170,6 @@ def _install_quart(app: Any, quart: Any, renderer: ErrorRenderer) -> None:
     async def handle(exc: LogtoError) -> tuple[bytes, int, dict[str, str]]:
         scope = quart.request.scope if quart.has_request_context() else {"headers": []}
         rendered = renderer(scope, exc, None)
-        return rendered.body, rendered.status, _str_headers(rendered)
+        return rendered.body, rendered.status, str_headers([*NO_STORE, *rendered.headers])
 
     app.register_error_handler(LogtoError, handle)

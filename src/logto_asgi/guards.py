@@ -48,7 +48,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from ._http import NO_STORE
-from .boundary import close_code, error_body, www_authenticate
+from .boundary import close_code, render_error, str_headers
 from .errors import ConfigurationError, InsufficientScope, LogtoError, NotAuthenticated
 
 __all__ = ["AuthContext", "RequireAuth", "auth_context", "requires_auth"]
@@ -195,8 +195,8 @@ class Rule:
             sign_in = ctx.sign_in_url(return_to=original_target(scope))
         if sign_in is not None and self.redirect:
             return 303, [*NO_STORE, (b"location", sign_in.encode("latin-1"))], b""
-        body, content_type = error_body(scope, exc, link=(sign_in, "Sign in") if sign_in else None)
-        return exc.status_code, [*NO_STORE, *www_authenticate(exc), (b"content-type", content_type)], body
+        rendered = render_error(scope, exc, (sign_in, "Sign in") if sign_in else None)
+        return rendered.status, [*NO_STORE, *rendered.headers], rendered.body
 
 
 def original_target(scope: Scope) -> str:
@@ -210,18 +210,11 @@ def original_target(scope: Scope) -> str:
     return f"{path}?{query.decode('latin-1')}" if query else path
 
 
-def _str_headers(headers: Headers) -> dict[str, str]:
-    return {key.decode("latin-1"): value.decode("latin-1") for key, value in headers}
-
-
 # The decorator ----------------------------------------------------------------------
 
 
-class _Pass:
-    """Sentinel: the guard let the request through."""
-
-
-_PASS = _Pass()
+#: Sentinel: the guard let the request through.
+_PASS: Any = object()
 
 
 def requires_auth(
@@ -301,7 +294,7 @@ async def _guard_connection(rule: Rule, connection: HTTPConnection) -> Any:
             await connection.close(code=close_code(exc))
             return None
         status, headers, body = rule.refusal(scope, ctx, exc)
-        return Response(body, status_code=status, headers=_str_headers(headers))
+        return Response(body, status_code=status, headers=str_headers(headers))
     return _PASS
 
 
@@ -324,7 +317,7 @@ async def _guard_quart(rule: Rule) -> Any:
             await connection.close(close_code(exc))
             return None
         status, headers, body = rule.refusal(scope, ctx, exc)
-        return quart.Response(body, status=status, headers=_str_headers(headers))
+        return quart.Response(body, status=status, headers=str_headers(headers))
     return _PASS
 
 

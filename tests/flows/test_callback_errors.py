@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from support.app import APP_ORIGIN, Harness, cookie_names, make_harness
-from support.provider import OidcTestProvider
+from support.provider import OidcTestProvider, provider_login
 
 pytestmark = pytest.mark.anyio
 
@@ -43,8 +43,6 @@ async def test_callback_with_wrong_state_is_400_and_keeps_the_transaction(harnes
     response = await harness.client.get(f"{APP_ORIGIN}/callback", params={"code": "x", "state": "A" * 43})
     assert response.status_code == 400
     assert [n for n in cookie_names(harness.client) if n.startswith("logto_tx.")]
-    from support.provider import provider_login
-
     done = await provider_login(
         harness.client, start.headers["location"], username="alice", password="alice-password"
     )

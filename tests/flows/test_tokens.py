@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from logto_asgi import LogtoError
+from logto_asgi.context import LogtoContext
 from logto_asgi.sessions.base import token_key
 from support.app import APP_ORIGIN, SHOPPING, STORE, Harness, browser_cookies, make_harness
 from support.faults import FaultyTransport, refuse
@@ -242,9 +244,6 @@ async def test_refreshed_session_holds_the_rotated_refresh_token(harness: Harnes
 
 async def test_opaque_token_claims_give_a_clear_error(harness: Harness) -> None:
     """Asking for claims of the opaque default token explains what to do instead of crashing."""
-    from logto_asgi import LogtoError
-    from logto_asgi.context import LogtoContext
-
     await harness.sign_in("alice")
     jar = browser_cookies(harness.client)
     session = await harness.middleware.core.backend.load(jar)

@@ -11,7 +11,7 @@ from quart import Quart, request, websocket
 from starlette.types import ASGIApp
 
 from logto_asgi import current, requires_auth
-from support.app import APP_ORIGIN, SHOPPING, cookie_names
+from support.app import APP_ORIGIN, SHOPPING, cookie_names, make_harness
 from support.asgi import websocket_session
 from support.guards_apps import JSON, Example, Guarded, bearer, load_example
 from support.provider import OidcTestProvider
@@ -94,8 +94,6 @@ def quart_api() -> Quart:
 @pytest.fixture
 async def quart_guarded(provider: OidcTestProvider) -> AsyncIterator[Guarded]:
     """The Quart app above behind LogtoMiddleware(BearerAuthMiddleware(app))."""
-    from support.app import make_harness
-
     middleware = bearer(cast(ASGIApp, quart_api()), provider)
     guarded = Guarded(await make_harness(provider, app=middleware), middleware)
     try:

@@ -25,8 +25,10 @@ from logto_asgi import LogtoConfig, LogtoMiddleware
 from support.app import APP_ORIGIN, build_app, cookie_names
 from support.faults import FaultyTransport
 
-#: The middleware's HTTP timeout towards the provider (the "slow" fault takes longer).
-TIMEOUT = 1.0
+#: The middleware's HTTP timeout towards the provider. Short, so a timeout test waits
+#: 50 ms, not a second: loopback answers come in a few milliseconds. The hostile
+#: provider's "slow" fault (``SLOW_SECONDS``) answers just after it.
+TIMEOUT = 0.05
 API = "https://api.hostile.test"
 _SESSION_COOKIE = re.compile(r"^logto(\.\d+)?$")
 

@@ -39,8 +39,10 @@ from support.tokens import with_overrides
 CLIENT_ID = "hostile-app"
 CLIENT_SECRET = "hostile-client-secret-0123456789"
 SUBJECT = "user-hostile"
-#: How long a "slow" endpoint takes to answer: well past the relying party's timeout.
-SLOW_SECONDS = 3.0
+#: How long a "slow" endpoint takes to answer: just past the relying party's timeout
+#: (``harness.TIMEOUT``, 0.05 s). The sleep starts once the request has arrived, so the
+#: answer can never beat the client's read timeout, however loaded the machine is.
+SLOW_SECONDS = 0.1
 
 Fault = Literal["500", "html", "truncated", "slow"]
 #: Endpoint names used by ``counts`` and ``faults``: ``token`` is the code exchange,

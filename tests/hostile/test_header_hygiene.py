@@ -7,7 +7,7 @@ import html
 import httpx
 import pytest
 
-from hostile.harness import HostileHarness, assert_signed_in, make_hostile_harness
+from hostile.harness import HostileHarness, assert_signed_in
 from support.app import APP_ORIGIN
 
 pytestmark = pytest.mark.anyio
@@ -20,36 +20,83 @@ def assert_no_store(response: httpx.Response) -> None:
     assert response.headers.get("pragma") == "no-cache", (response.request.url, response.headers)
 
 
-async def test_every_auth_response_is_no_store(h: HostileHarness) -> None:
-    """Sign-in, callback (success and errors), sign-out, 405s and provider errors: no-store, no-cache."""
-    start = await h.start(return_to="/orders")
+def assert_no_store_answer(response: httpx.Response, status: int) -> None:
+    assert response.status_code == status, response.text
+    assert_no_store(response)
+
+
+async def callback_url(h: HostileHarness, **params: str) -> str:
+    """The provider's redirect back to the callback for a fresh sign-in (not followed)."""
+    start = await h.start(**params)
     back = await h.client.get(start.headers["location"])
-    success = await h.client.get(back.headers["location"])
-    assert_signed_in(success)
-    replay = await h.client.get(back.headers["location"])  # back button while signed in
-    assert replay.status_code == 303
-    responses = [start, success, replay]
-    responses.append(await h.get("/callback", error="access_denied"))
-    responses.append(await h.get("/callback", code="c", state="s" * 43))
-    responses.append(await h.client.post(f"{APP_ORIGIN}/sign-in"))
-    responses.append(await h.client.delete(f"{APP_ORIGIN}/callback"))
-    responses.append(await h.client.put(f"{APP_ORIGIN}/sign-out"))
-    responses.append(await h.get("/sign-out"))
+    return str(back.headers["location"])
+
+
+async def test_sign_in_redirect_is_no_store(h: HostileHarness) -> None:
+    """The sign-in route's redirect to the provider is no-store, no-cache."""
+    assert_no_store_answer(await h.start(return_to="/orders"), 302)
+
+
+async def test_successful_callback_is_no_store(h: HostileHarness) -> None:
+    """The callback that starts the session is no-store, no-cache."""
+    response = await h.client.get(await callback_url(h, return_to="/orders"))
+    assert_signed_in(response)
+    assert_no_store(response)
+
+
+async def test_replayed_callback_while_signed_in_is_no_store(h: HostileHarness) -> None:
+    """The back button onto the used callback (303 into the app) is no-store, no-cache."""
+    url = await callback_url(h)
+    assert_signed_in(await h.client.get(url))
+    assert_no_store_answer(await h.client.get(url), 303)
+
+
+async def test_stale_callback_while_signed_in_is_no_store(h: HostileHarness) -> None:
+    """A callback for no pending sign-in, while signed in (303 into the app), is no-store, no-cache."""
     assert_signed_in(await h.sign_in())
-    responses.append(await h.client.post(f"{APP_ORIGIN}/sign-out"))
-    responses.append(await h.get("/token"))  # a handler's NotAuthenticated
+    assert_no_store_answer(await h.get("/callback", code="c", state="s" * 43), 303)
+
+
+async def test_provider_error_callback_is_no_store(h: HostileHarness) -> None:
+    """The error page for error=access_denied on the callback is no-store, no-cache."""
+    assert_no_store_answer(await h.get("/callback", error="access_denied"), 400)
+
+
+async def test_refused_id_token_page_is_no_store(h: HostileHarness) -> None:
+    """The error page for a refused ID token (another nonce) is no-store, no-cache."""
     h.provider.id_token_claims = {"nonce": "n-other"}
-    responses.append(await h.sign_in())
+    assert_no_store_answer(await h.sign_in(), 400)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("POST", "/sign-in"), ("DELETE", "/callback"), ("PUT", "/sign-out")]
+)
+async def test_wrong_method_answer_is_no_store(h: HostileHarness, method: str, path: str) -> None:
+    """A 405 from an auth route is no-store, no-cache."""
+    assert_no_store_answer(await h.client.request(method, f"{APP_ORIGIN}{path}"), 405)
+
+
+async def test_sign_out_by_get_is_no_store(h: HostileHarness) -> None:
+    """GET /sign-out of a signed-in user (302 to the provider's end-session) is no-store, no-cache."""
+    assert_signed_in(await h.sign_in())
+    assert_no_store_answer(await h.get("/sign-out"), 302)
+
+
+async def test_sign_out_by_post_is_no_store(h: HostileHarness) -> None:
+    """POST /sign-out of a signed-in user (303) is no-store, no-cache."""
+    assert_signed_in(await h.sign_in())
+    assert_no_store_answer(await h.client.post(f"{APP_ORIGIN}/sign-out"), 303)
+
+
+async def test_not_authenticated_from_a_handler_is_no_store(h: HostileHarness) -> None:
+    """A handler's NotAuthenticated (401, signed out) is no-store, no-cache."""
+    assert_no_store_answer(await h.get("/token"), 401)
+
+
+async def test_provider_failure_at_sign_in_is_no_store(h: HostileHarness) -> None:
+    """The 502 page when discovery fails at sign-in is no-store, no-cache."""
     h.provider.faults["discovery"] = "500"
-    fresh = make_hostile_harness(h.provider)  # nothing cached: its sign-in fetches discovery
-    try:
-        responses.append(await fresh.start())
-    finally:
-        await fresh.aclose()
-    statuses = [r.status_code for r in responses]
-    assert statuses == [302, 302, 303, 400, 303, 405, 405, 405, 302, 303, 401, 400, 502]
-    for response in responses:
-        assert_no_store(response)
+    assert_no_store_answer(await h.start(), 502)
 
 
 async def test_provider_error_description_is_escaped(h: HostileHarness) -> None:

@@ -220,8 +220,8 @@ def _drain(stream: IO[str], sink: collections.deque[str] | queue.Queue[str]) -> 
         sink.put("")  # EOF: the process closed stdout (it exited)
 
 
-def start_provider(*, port: int = 0, clients_file: str | None = None, demo: bool = False) -> OidcTestProvider:
-    """Starts ``node tests/provider/server.mjs`` and waits for its READY line."""
+def _provider_command(port: int, clients_file: str | None, demo: bool) -> list[str]:
+    """The ``node server.mjs`` command line, after checking node and oidc-provider exist."""
     node = os.environ.get("NODE") or shutil.which("node")
     if node is None:
         raise ProviderStartError("node is not installed (or set NODE=/path/to/node)")
@@ -232,47 +232,64 @@ def start_provider(*, port: int = 0, clients_file: str | None = None, demo: bool
         command += ["--clients", str(Path(clients_file).resolve())]
     if demo:
         command.append("--demo")
+    return command
 
-    process = subprocess.Popen(
-        command,
-        cwd=PROVIDER_DIR,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-    )
-    stderr: collections.deque[str] = collections.deque(maxlen=200)
-    stdout: queue.Queue[str] = queue.Queue()
-    assert process.stdout is not None and process.stderr is not None
-    readers = [
-        threading.Thread(target=_drain, args=(stream, sink), daemon=True)
-        for stream, sink in ((process.stdout, stdout), (process.stderr, stderr))
-    ]
-    for reader in readers:
-        reader.start()
 
-    def fail(reason: str) -> ProviderStartError:
+class _Launch:
+    """A provider process being started: its output readers and how to give up on it."""
+
+    def __init__(self, command: list[str]) -> None:
+        self.command = command
+        self.process = subprocess.Popen(
+            command,
+            cwd=PROVIDER_DIR,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
+        self.stderr: collections.deque[str] = collections.deque(maxlen=200)
+        self.stdout: queue.Queue[str] = queue.Queue()
+        assert self.process.stdout is not None and self.process.stderr is not None
+        self.readers = [
+            threading.Thread(target=_drain, args=(stream, sink), daemon=True)
+            for stream, sink in ((self.process.stdout, self.stdout), (self.process.stderr, self.stderr))
+        ]
+        for reader in self.readers:
+            reader.start()
+
+    def fail(self, reason: str) -> ProviderStartError:
+        """Kill the process, release its pipes, and say why with the stderr tail."""
+        process = self.process
         if process.poll() is None:
             process.kill()
         process.wait(timeout=5)
-        for reader in readers:
+        for reader in self.readers:
             reader.join(timeout=5)
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
-        tail = "".join(stderr).strip() or "(nothing on stderr)"
-        return ProviderStartError(f"test provider {reason}; command: {command}\nstderr:\n{tail}")
+        tail = "".join(self.stderr).strip() or "(nothing on stderr)"
+        return ProviderStartError(f"test provider {reason}; command: {self.command}\nstderr:\n{tail}")
 
-    try:
-        line = stdout.get(timeout=START_TIMEOUT)
-    except queue.Empty:
-        raise fail(f"did not report READY within {START_TIMEOUT:.0f}s") from None
-    if not line:
-        raise fail(f"exited with code {process.wait(timeout=5)} before READY")
-    if not line.startswith(READY_PREFIX):
-        raise fail(f"printed {line!r} instead of READY")
-    provider = OidcTestProvider(process, line[len(READY_PREFIX) :].strip(), stderr, readers)
+    def ready_url(self) -> str:
+        """The URL from the READY line; raises ``ProviderStartError`` if none comes."""
+        try:
+            line = self.stdout.get(timeout=START_TIMEOUT)
+        except queue.Empty:
+            raise self.fail(f"did not report READY within {START_TIMEOUT:.0f}s") from None
+        if not line:
+            raise self.fail(f"exited with code {self.process.wait(timeout=5)} before READY")
+        if not line.startswith(READY_PREFIX):
+            raise self.fail(f"printed {line!r} instead of READY")
+        return line[len(READY_PREFIX) :].strip()
+
+
+def start_provider(*, port: int = 0, clients_file: str | None = None, demo: bool = False) -> OidcTestProvider:
+    """Starts ``node tests/provider/server.mjs`` and waits for its READY line."""
+    launch = _Launch(_provider_command(port, clients_file, demo))
+    provider = OidcTestProvider(launch.process, launch.ready_url(), launch.stderr, launch.readers)
     atexit.register(provider.stop)
     return provider
 

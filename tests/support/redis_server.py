@@ -12,6 +12,8 @@ so, they are never skipped.
 from __future__ import annotations
 
 import atexit
+import datetime
+import ipaddress
 import os
 import shutil
 import socket
@@ -24,6 +26,11 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from logto_asgi.sessions.redis import RedisStore
 
@@ -191,14 +198,6 @@ class RedisServer:
 
 def make_tls_files(directory: Path, host: str = "127.0.0.1") -> TlsFiles:
     """A throwaway CA and a server certificate for ``host`` (an IP SAN), as PEM files."""
-    import datetime
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
     now = datetime.datetime.now(datetime.timezone.utc)
     valid = (now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=1))
 
