@@ -23,7 +23,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from typing import Any
 
 import httpx
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
@@ -151,10 +152,22 @@ class BearerAuthenticator:
         self._rank = rank(authenticated=True, precedence=precedence)
         self._fallback_rank = rank(authenticated=False, precedence=precedence, fallback=True)
 
-    async def authenticate(self, scope: Scope) -> None:
+    def authenticate(self, scope: Scope) -> Coroutine[Any, Any, None] | None:
         try:
             token = _bearer_token(value for name, value in scope["headers"] if name == b"authorization")
-            claims = await self.verify(token) if token is not None else None
+        except TokenValidationError as exc:
+            logger.info("bearer token rejected: failed the %s check", exc.check)
+            raise BearerTokenRejected(exc.check) from exc
+        if token is None:
+            claim_identity(
+                scope, self._fallback_rank, BearerContext(), _ANONYMOUS_USER, AuthCredentials(), None
+            )
+            return None
+        return self._authenticate_token(scope, token)
+
+    async def _authenticate_token(self, scope: Scope, token: str) -> None:
+        try:
+            claims = await self.verify(token)
         except TokenValidationError as exc:
             logger.info("bearer token rejected: failed the %s check", exc.check)
             raise BearerTokenRejected(exc.check) from exc

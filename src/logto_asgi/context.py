@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from starlette.types import Scope
 
-from .engine import current_identity, current_session
+from .engine import current_scope, session_context
 from .errors import AuthorizationError, ConfigurationError, LogtoError, NotAuthenticated, ProviderError
 from .models import AccessTokenClaims, IdTokenClaims, UserInfo, UserInfoScope
 from .sessions.base import Session, token_key
@@ -217,7 +217,8 @@ class LogtoContext:
 def current() -> LogtoContext:
     """The session context of the request being served (for handlers that take no
     request). Use ``current_auth()`` for whoever authenticated it (a bearer token wins)."""
-    ctx = current_session.get()
+    scope = current_scope.get()
+    ctx = session_context(scope) if scope is not None else None
     if not isinstance(ctx, LogtoContext):
         raise LookupError("no logto-asgi request is being served here (is LogtoMiddleware installed?)")
     return ctx
@@ -226,12 +227,12 @@ def current() -> LogtoContext:
 def current_auth() -> AuthContext:
     """Whoever authenticated the request being served: its session's ``LogtoContext``,
     or the ``BearerContext`` of a bearer token (what ``request.state.logto`` holds)."""
-    ctx = current_identity.get()
-    if ctx is None:
+    scope = current_scope.get()
+    if scope is None:
         raise LookupError(
             "no logto-asgi request is being served here (is a logto-asgi middleware installed?)"
         )
-    result: AuthContext = ctx
+    result: AuthContext = scope["state"]["logto"]
     return result
 
 

@@ -16,8 +16,9 @@ saying "no token") only fills an empty scope.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from types import CoroutineType
+from typing import Any, Protocol, cast
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -35,10 +36,14 @@ _SESSION = "logto_asgi.session"
 _AUTHENTICATED = 2000
 _ANONYMOUS = 1000
 
-#: ``logto_asgi.current()``: the session context of the request being served.
-current_session: contextvars.ContextVar[Any] = contextvars.ContextVar("logto_asgi_session", default=None)
-#: ``logto_asgi.current_auth()``: whoever authenticated the request being served.
-current_identity: contextvars.ContextVar[Any] = contextvars.ContextVar("logto_asgi_identity", default=None)
+#: The scope of the request being served: ``current()`` reads its session context,
+#: ``current_auth()`` its identity.
+current_scope: contextvars.ContextVar[Scope | None] = contextvars.ContextVar("logto_asgi_scope", default=None)
+
+
+def session_context(scope: Scope) -> Any:
+    """The session context recorded for ``scope`` (``None`` without a session middleware)."""
+    return scope.get(_SESSION)
 
 
 def rank(*, authenticated: bool, precedence: int, fallback: bool = False) -> int:
@@ -80,12 +85,43 @@ class WriteBack(Protocol):
         ...
 
 
-class Authenticator(Protocol):
-    """Finds who a request is and offers it with ``claim_identity``."""
+Found = WriteBack | None
 
-    async def authenticate(self, scope: Scope) -> WriteBack | None:
-        """Offer an identity for ``scope``; raise a ``LogtoError`` to refuse the request."""
+
+class Authenticator(Protocol):
+    """Finds who a request is and offers it with ``claim_identity``.
+
+    ``authenticate`` answers at once when it needs no I/O (the common case: no cookie,
+    no token), or returns a coroutine the engine awaits — so the fast path costs no
+    coroutine of its own. It raises a ``LogtoError`` to refuse the request."""
+
+    def authenticate(self, scope: Scope) -> Found | Coroutine[Any, Any, Found]:
+        """Offer an identity for ``scope``; what to write back on the response, if anything."""
         ...
+
+
+class _AllWriteBacks:
+    """Several authenticators' write-backs as one."""
+
+    __slots__ = ("_all",)
+
+    def __init__(self, write_backs: list[WriteBack]) -> None:
+        self._all = write_backs
+
+    def pending(self) -> bool:
+        return any(write_back.pending() for write_back in self._all)
+
+    async def headers(self) -> Headers:
+        headers: Headers = []
+        for write_back in self._all:
+            if write_back.pending():
+                headers.extend(await write_back.headers())
+        return headers
+
+
+async def _authenticate(authenticator: Authenticator, scope: Scope) -> Found:
+    found = authenticator.authenticate(scope)
+    return cast(Found, await found if type(found) is CoroutineType else found)
 
 
 class Engine:
@@ -104,55 +140,52 @@ class Engine:
         self.app = app
         self._routes = dict(routes)
         self._authenticators = tuple(authenticators)
+        self._single = self._authenticators[0] if len(self._authenticators) == 1 else None
         self._on_startup = on_startup
         self._on_shutdown = on_shutdown
         self._renderer = renderer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
+        if kind != "websocket" and (kind != "http" or scope["path"] in self._routes):
+            await self._dispatch(scope, receive, send)
+            return
+        try:
+            found = (
+                self._single.authenticate(scope)
+                if self._single is not None
+                else self._authenticate_all(scope)
+            )
+            # (no cast() call on the hot path: mypy cannot narrow by ``type(...) is``)
+            write_back: WriteBack | None = await found if type(found) is CoroutineType else found  # type: ignore[assignment]
+        except LogtoError as exc:
+            await refuse(scope, send, exc, self._renderer)
+            return
+        token = current_scope.set(scope)
+        try:
+            if kind == "http":
+                await self._serve_http(scope, receive, send, write_back)
+            else:
+                await self.app(scope, receive, send)
+        finally:
+            current_scope.reset(token)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """An action route, lifespan, or a scope type we pass straight through."""
+        kind = scope["type"]
         if kind == "http":
-            route = self._routes.get(scope["path"])
-            if route is not None:
-                await route(scope, receive, send)
-                return
+            await self._routes[scope["path"]](scope, receive, send)
         elif kind == "lifespan":
             await run_lifespan(
                 self.app, scope, receive, send, on_startup=self._on_startup, on_shutdown=self._on_shutdown
             )
-            return
-        elif kind != "websocket":
+        else:
             await self.app(scope, receive, send)
-            return
-        write_backs: list[WriteBack] = []
-        try:
-            for authenticator in self._authenticators:
-                write_back = await authenticator.authenticate(scope)
-                if write_back is not None:
-                    write_backs.append(write_back)
-        except LogtoError as exc:
-            await refuse(scope, send, exc, self._renderer)
-            return
-        session_token = current_session.set(scope.get(_SESSION))
-        identity_token = current_identity.set(scope["state"]["logto"])
-        try:
-            if kind == "http":
-                await self._serve_http(scope, receive, send, write_backs)
-            else:
-                await self.app(scope, receive, send)
-        finally:
-            current_identity.reset(identity_token)
-            current_session.reset(session_token)
 
     async def _serve_http(
-        self, scope: Scope, receive: Receive, send: Send, write_backs: list[WriteBack]
+        self, scope: Scope, receive: Receive, send: Send, write_back: WriteBack | None
     ) -> None:
         started = False
-
-        async def start_with_headers(message: Message) -> None:
-            for write_back in write_backs:
-                if write_back.pending():
-                    add_headers(message, await write_back.headers())
-            await send(message)
 
         # Not a coroutine function: most messages go straight to send's own awaitable,
         # which spares a coroutine per message on the path most requests take.
@@ -160,8 +193,8 @@ class Engine:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                if write_backs and any(write_back.pending() for write_back in write_backs):
-                    return start_with_headers(message)
+                if write_back is not None and write_back.pending():
+                    return _start_with_headers(message, write_back, send)
             return send(message)
 
         try:
@@ -170,3 +203,13 @@ class Engine:
             if started:
                 raise
             await send_error(scope, send_wrapper, exc, renderer=self._renderer)
+
+    async def _authenticate_all(self, scope: Scope) -> WriteBack | None:
+        found = [await _authenticate(authenticator, scope) for authenticator in self._authenticators]
+        write_backs = [write_back for write_back in found if write_back is not None]
+        return _AllWriteBacks(write_backs) if write_backs else None
+
+
+async def _start_with_headers(message: Message, write_back: WriteBack, send: Send) -> None:
+    add_headers(message, await write_back.headers())
+    await send(message)

@@ -4,6 +4,7 @@ and writes the session back on the response when it changed, renewed or ended.""
 from __future__ import annotations
 
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,7 +136,7 @@ class SessionAuthenticator:
         self._parsed_cookies: BoundedCache[bytes, dict[str, str]] = BoundedCache(_PARSED_COOKIES_SIZE)
         self._views: BoundedCache[int, tuple[Session, _SessionView]] = BoundedCache(_VIEWS_SIZE)
 
-    async def authenticate(self, scope: Scope) -> _SessionWriteBack | None:
+    def authenticate(self, scope: Scope) -> Coroutine[Any, Any, _SessionWriteBack | None] | None:
         raw: bytes | None = None
         for name, value in scope["headers"]:
             if name == b"cookie":
@@ -148,7 +149,7 @@ class SessionAuthenticator:
                 scope, self._anonymous_rank, ctx, _ANONYMOUS_USER, _NO_CREDENTIALS, None, session=ctx
             )
             return None
-        return await self._authenticate_cookies(scope, self._parse_cookies(raw))
+        return self._authenticate_cookies(scope, self._parse_cookies(raw))
 
     def _parse_cookies(self, raw: bytes) -> dict[str, str]:
         """The Cookie header as a dict, parsed once per distinct header (a signed-in
