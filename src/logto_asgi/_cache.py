@@ -2,8 +2,8 @@
 
 Every cache here answers the same question — "have I already done this work for this
 exact input?" — and must stay bounded whatever clients send. Entries are dropped oldest
-first once ``max_entries`` is reached; an entry may carry a deadline on an injected
-clock, after which it is gone.
+first once ``max_entries`` is reached. ``ExpiringCache`` adds a deadline per entry on an
+injected clock (recent refresh results), after which the entry is gone.
 """
 
 from __future__ import annotations
@@ -15,17 +15,41 @@ from typing import Generic, TypeVar
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
-_FOREVER = float("inf")
-
 
 class BoundedCache(Generic[K, V]):
-    """A dict with a size bound (oldest out first) and optional per-entry deadlines."""
+    """A dict with a size bound: the oldest entry goes when a new one needs room."""
 
-    __slots__ = ("_clock", "_entries", "_max")
+    __slots__ = ("_entries", "_max", "get")
 
-    def __init__(self, max_entries: int, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self._entries: dict[K, tuple[float, V]] = {}
+    def __init__(self, max_entries: int) -> None:
+        self._entries: dict[K, V] = {}
         self._max = max_entries
+        #: The value for a key, or ``None``: the dict's own ``get`` (this sits on hot paths).
+        self.get: Callable[[K], V | None] = self._entries.get
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def put(self, key: K, value: V) -> None:
+        """Remember ``value``, evicting the oldest entry when full."""
+        entries = self._entries
+        if key not in entries and len(entries) >= self._max:
+            del entries[next(iter(entries))]
+        entries[key] = value
+
+    def pop(self, key: K) -> None:
+        """Forget ``key`` (no error when absent)."""
+        self._entries.pop(key, None)
+
+
+class ExpiringCache(Generic[K, V]):
+    """A ``BoundedCache`` whose entries also expire ``ttl`` seconds after being put."""
+
+    __slots__ = ("_clock", "_entries", "_ttl")
+
+    def __init__(self, max_entries: int, *, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._entries: BoundedCache[K, tuple[float, V]] = BoundedCache(max_entries)
+        self._ttl = ttl
         self._clock = clock
 
     def __len__(self) -> int:
@@ -36,20 +60,11 @@ class BoundedCache(Generic[K, V]):
         entry = self._entries.get(key)
         if entry is None:
             return None
-        deadline, value = entry
-        if deadline is not _FOREVER and deadline <= self._clock():
-            del self._entries[key]
+        if entry[0] <= self._clock():
+            self._entries.pop(key)
             return None
-        return value
+        return entry[1]
 
-    def put(self, key: K, value: V, *, ttl: float | None = None) -> None:
-        """Remember ``value`` (for ``ttl`` seconds when given), evicting the oldest entry
-        when full."""
-        entries = self._entries
-        if key not in entries and len(entries) >= self._max:
-            del entries[next(iter(entries))]
-        entries[key] = (_FOREVER if ttl is None else self._clock() + ttl, value)
-
-    def pop(self, key: K) -> None:
-        """Forget ``key`` (no error when absent)."""
-        self._entries.pop(key, None)
+    def put(self, key: K, value: V) -> None:
+        """Remember ``value`` for the cache's ``ttl``."""
+        self._entries.put(key, (self._clock() + self._ttl, value))

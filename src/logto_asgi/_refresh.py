@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import anyio
 
-from ._cache import BoundedCache
+from ._cache import ExpiringCache
 from ._crypto import InvalidToken, JweCodec, fingerprint
 from .errors import ProviderTimeout
 from .sessions._ops import StoreOps
@@ -51,7 +51,7 @@ class RefreshCoordinator:
         self._clock = clock
         self._ttl = result_ttl
         self._flights: dict[str, _Flight] = {}
-        self._results: BoundedCache[str, Session] = BoundedCache(RESULTS_SIZE, clock=clock)
+        self._results: ExpiringCache[str, Session] = ExpiringCache(RESULTS_SIZE, ttl=result_ttl, clock=clock)
 
     async def latest(self, session: Session) -> Session:
         """``session``, or what recent refreshes made of it if its refresh token was spent
@@ -95,7 +95,7 @@ class RefreshCoordinator:
             raise
         else:
             flight.result = result
-            self._results.put(key, result, ttl=self._ttl)
+            self._results.put(key, result)
             return result
         finally:
             del self._flights[key]

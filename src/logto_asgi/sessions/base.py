@@ -1,18 +1,17 @@
 """The session record and the store protocols.
 
-A ``Session`` is frozen: a loaded session is shared by every request that carries the
-same cookie, so a change (a refreshed token, a renewed timestamp) makes a new record with
-``Session.replace`` / ``Session.with_token``, never a mutation.
+A ``Session`` is immutable (a named tuple): a loaded session is shared by every request
+that carries the same cookie, so a change (a refreshed token, a renewed timestamp) makes a
+new record with ``Session.replace`` / ``Session.with_token``, never a mutation.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from types import MappingProxyType
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 __all__ = ["AtomicStore", "CachedToken", "ClosableStore", "Session", "SessionStore"]
 
@@ -77,8 +76,7 @@ class ClosableStore(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class CachedToken:
+class CachedToken(NamedTuple):
     """An access token and when it stops being usable (epoch seconds)."""
 
     token: str
@@ -97,10 +95,10 @@ def _new_id() -> str:
     return secrets.token_urlsafe(24)  # 192 bits
 
 
-@dataclass(frozen=True, slots=True)
-class Session:
-    """One signed-in session: what the cookie (or the store entry) holds. Immutable."""
+_NO_TOKENS: Mapping[str, CachedToken] = MappingProxyType({})
 
+
+class _SessionFields(NamedTuple):
     id_token: str
     claims: Mapping[str, Any]
     refresh_token: str | None
@@ -108,12 +106,34 @@ class Session:
     created_at: int
     updated_at: int
     expires_at: int
-    access_tokens: Mapping[str, CachedToken] = field(default_factory=dict)
-    id: str = field(default_factory=_new_id)
+    access_tokens: Mapping[str, CachedToken]
+    id: str
+
+
+class Session(_SessionFields):
+    """One signed-in session: what the cookie (or the store entry) holds. Immutable
+    (a named tuple: decoding one per first-seen cookie must stay cheap)."""
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        id_token: str,
+        claims: Mapping[str, Any],
+        refresh_token: str | None,
+        scope: str,
+        created_at: int,
+        updated_at: int,
+        expires_at: int,
+        access_tokens: Mapping[str, CachedToken] = _NO_TOKENS,
+        id: str | None = None,
+    ) -> Session:
+        fields = (id_token, claims, refresh_token, scope, created_at, updated_at, expires_at)
+        return tuple.__new__(cls, (*fields, access_tokens, id or _new_id()))
 
     def replace(self, **changes: Any) -> Session:
         """A new record with ``changes`` applied."""
-        return dataclasses.replace(self, **changes)
+        return self._replace(**changes)
 
     def with_token(self, key: str, token: CachedToken | None, **changes: Any) -> Session:
         """A new record whose token cache has ``token`` under ``key`` (``None`` drops it)."""
@@ -122,7 +142,7 @@ class Session:
             tokens.pop(key, None)
         else:
             tokens[key] = token
-        return dataclasses.replace(self, access_tokens=tokens, **changes)
+        return self._replace(access_tokens=tokens, **changes)
 
     def is_expired(self, *, now: float, idle_timeout: float) -> bool:
         """Past its absolute lifetime, or idle for longer than ``idle_timeout``."""
@@ -160,17 +180,18 @@ class Session:
                 str(key): CachedToken(str(tok), float(exp), str(scope))
                 for key, (tok, exp, scope) in data["a"].items()
             }
-            session = cls(
-                id_token=str(data["i"]),
-                claims=dict(data["c"]),
-                refresh_token=data.get("r"),
-                scope=str(data["s"]),
-                created_at=int(created),
-                updated_at=int(updated),
-                expires_at=int(expires),
-                access_tokens=tokens,
-                id=str(data["n"]),
+            fields = (
+                str(data["i"]),
+                dict(data["c"]),
+                data.get("r"),
+                str(data["s"]),
+                int(created),
+                int(updated),
+                int(expires),
+                tokens,
+                str(data["n"]),
             )
+            session = tuple.__new__(cls, fields)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError("malformed session") from exc
         if data.get("v") != 1 or not isinstance(session.claims.get("sub"), str):
