@@ -1,9 +1,10 @@
 # logto-asgi: every task is one command, the same on a laptop and in CI (.ci/run).
 #
 #   make install   venv + editable package + dev group, npm ci for the test provider,
-#                  redis-server and chromium from apt when missing (fast when done)
+#                  redis-server, postgresql and chromium from apt when missing (fast when done)
 #   make test      pytest over tests/ with branch coverage (extra options: PYTEST_ARGS=...)
 #   make lint      ruff format --check, ruff check, mypy --strict
+#   make mutants   mutation testing of the security checks (tools/mutants.py; MUTANTS_ARGS=...)
 #   make bench     the benchmark suite (bench/): one table, also bench/results/latest.json
 #   make docs      the MkDocs site in site/ (mkdocs build --strict: warnings fail)
 #   make demo      the test provider + an example app on http://localhost:3000
@@ -31,10 +32,10 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PIP_NO_INPUT := 1
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: help install system-deps test lint docs bench demo clean
+.PHONY: help install system-deps test lint mutants docs bench demo clean
 
 help:
-	@echo "make install | test | lint | docs | bench | demo [APP=starlette|fastapi|quart] | clean"
+	@echo "make install | test | lint | mutants | docs | bench | demo [APP=starlette|fastapi|quart] | clean"
 
 install: $(PY_STAMP) $(NPM_STAMP) system-deps
 
@@ -49,15 +50,19 @@ $(NPM_STAMP): $(PROVIDER_DIR)/package-lock.json $(PROVIDER_DIR)/package.json
 	cd $(PROVIDER_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	@mkdir -p $(VENV) && touch $@
 
-# Debian packages the tests run for real: redis-server (RedisStore) and chromium (e2e).
-# Each package provides the command of the same name; only missing ones are installed.
+# Debian packages the tests run for real: redis-server (RedisStore) and chromium (e2e),
+# each providing the command of the same name, and postgresql (PostgresStore), checked by
+# its initdb, off PATH in /usr/lib/postgresql/<version>/bin (pg_ctlcluster would not do: a
+# client-only install has it too). Only missing ones are installed.
 APT_PACKAGES := redis-server chromium
+PG_INITDB := /usr/lib/postgresql/*/bin/initdb
 
 system-deps:
 	@missing=; \
 	for package in $(APT_PACKAGES); do \
 		command -v $$package >/dev/null 2>&1 || missing="$$missing $$package"; \
 	done; \
+	ls $(PG_INITDB) >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	[ -n "$$missing" ] || exit 0; \
 	if [ "$$(id -u)" -eq 0 ]; then sudo=; else sudo=sudo; fi; \
 	echo "apt-get install -y$$missing"; \
@@ -71,6 +76,10 @@ lint: install
 	$(VENV)/bin/ruff format --check src tests examples bench
 	$(VENV)/bin/ruff check src tests examples bench
 	MYPYPATH=src:tests $(VENV)/bin/mypy --strict --explicit-package-bases src tests bench
+
+# Mutation testing: every security check must have a test that fails when it is weakened.
+mutants: $(PY_STAMP)
+	$(PY) tools/mutants.py $(MUTANTS_ARGS)
 
 $(DOCS_STAMP): $(PY_STAMP)
 	$(PY) -m pip install --quiet --group docs

@@ -6,6 +6,7 @@ from ._version import __version__
 from .bearer import BearerAuthMiddleware
 from .config import LogtoConfig
 from .context import LogtoContext, current, current_auth, get_context
+from .coordination import Coordination, HostCoordination, InProcessCoordination
 from .errors import (
     AccessDenied,
     AuthorizationError,
@@ -27,6 +28,8 @@ from .models import AccessTokenClaims, IdTokenClaims, ReservedResource, UserInfo
 from .sessions import CookieStore, MemoryStore, SessionStore
 
 if TYPE_CHECKING:
+    from .redis_coordination import RedisCoordination
+    from .sessions.postgres import PostgresStore
     from .sessions.redis import RedisStore
 
 __all__ = [
@@ -36,7 +39,10 @@ __all__ = [
     "BearerAuthMiddleware",
     "ConfigurationError",
     "CookieStore",
+    "Coordination",
+    "HostCoordination",
     "IdTokenClaims",
+    "InProcessCoordination",
     "InsufficientScope",
     "LogtoConfig",
     "LogtoContext",
@@ -45,9 +51,11 @@ __all__ = [
     "LogtoUser",
     "MemoryStore",
     "NotAuthenticated",
+    "PostgresStore",
     "ProviderError",
     "ProviderTimeout",
     "ProviderUnavailable",
+    "RedisCoordination",
     "RedisStore",
     "RequireAuth",
     "ReservedResource",
@@ -67,9 +75,18 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # RedisStore is imported on first use, so redis-py is needed only by those who use it.
+    # RedisStore and PostgresStore are imported on first use, so redis-py and psycopg are
+    # needed only by those who use them.
     if name == "RedisStore":
         from .sessions.redis import RedisStore  # noqa: PLC0415 - redis-py is an optional extra
 
         return RedisStore
+    if name == "PostgresStore":
+        from .sessions.postgres import PostgresStore  # noqa: PLC0415 - psycopg is an optional extra
+
+        return PostgresStore
+    if name == "RedisCoordination":
+        from .redis_coordination import RedisCoordination  # noqa: PLC0415 - redis-py is an optional extra
+
+        return RedisCoordination
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

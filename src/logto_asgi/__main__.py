@@ -8,9 +8,18 @@ from collections.abc import Sequence
 
 import anyio
 
-from .check import run_checks
+from .check import Report, run_checks
 from .config import LogtoConfig
+from .core import LogtoCore
 from .errors import ConfigurationError
+
+
+async def _check(config: LogtoConfig) -> Report:
+    core = LogtoCore(config)
+    try:
+        return await run_checks(config, core.provider, core.coordination)
+    finally:
+        await core.aclose()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -42,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ERROR    configuration: {exc.description}")
         print("Some checks failed: fix the errors above.")
         return 1
-    report = anyio.run(run_checks, config)
+    report = anyio.run(_check, config)
     print(report.render())
     return 0 if report.ok else 1
 

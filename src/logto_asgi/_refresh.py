@@ -30,11 +30,28 @@ from .errors import ProviderTimeout
 from .sessions._ops import StoreOps
 from .sessions.base import Session
 
-RESULT_TTL = 30.0
+#: How long a refresh result stays reusable by requests still carrying the spent token:
+#: long enough for a browser's parallel requests and a response whose Set-Cookie came late;
+#: a result is reused only while the token it was asked for is still valid anyway.
+RESULT_TTL = 120.0
+#: How long sign-out waits for a refresh in flight, to revoke its newest token.
+SETTLE_TIMEOUT = 5.0
 #: Recent results kept per process (a result is one session record).
 RESULTS_SIZE = 4096
 
 Grant = Callable[[], Awaitable[Session]]
+Usable = Callable[[Session], bool]
+
+
+def _always(session: Session) -> bool:
+    return True
+
+
+def _reusable(result: Session | None, spent: str, usable: Usable) -> bool:
+    """A recent result serves a caller presenting the ``spent`` token when the token was
+    rotated (spending it again would be a replay: the caller goes on with its successor)
+    or when the result still has what the caller wants (providers that don't rotate)."""
+    return result is not None and (result.refresh_token != spent or usable(result))
 
 
 @dataclass
@@ -69,12 +86,24 @@ class RefreshCoordinator:
     async def _successor(self, key: str) -> Session | None:
         return self._results.get(key)
 
-    async def refresh(self, refresh_token: str, grant: Grant) -> Session:
-        """``grant()``'s session, run at most once for ``refresh_token`` however many ask."""
+    async def settled(self, session: Session) -> Session:
+        """``latest(session)`` once a refresh of its token in flight here has finished
+        (waiting at most ``SETTLE_TIMEOUT``): what sign-out must revoke."""
+        flight = self._flights.get(fingerprint(session.refresh_token)) if session.refresh_token else None
+        if flight is not None:
+            with anyio.move_on_after(SETTLE_TIMEOUT):
+                await flight.done.wait()
+        return await self.latest(session)
+
+    async def refresh(self, refresh_token: str, grant: Grant, usable: Usable = _always) -> Session:
+        """``grant()``'s session, run at most once for ``refresh_token`` however many ask.
+        A recent result is reused when the token was rotated, or while ``usable`` says it
+        still serves the caller (its token for the caller's resource is valid): with a
+        provider that does not rotate refresh tokens, the same token is spent again."""
         key = fingerprint(refresh_token)
         while True:
             recent = self._results.get(key)
-            if recent is not None:
+            if recent is not None and _reusable(recent, refresh_token, usable):
                 return recent
             flight = self._flights.get(key)
             if flight is None:
@@ -127,8 +156,18 @@ class SharedRefreshCoordinator(RefreshCoordinator):
         self._ops = ops
         self._codec = codec
 
-    async def refresh(self, refresh_token: str, grant: Grant) -> Session:
-        return await super().refresh(refresh_token, lambda: self._shared(refresh_token, grant))
+    async def refresh(self, refresh_token: str, grant: Grant, usable: Usable = _always) -> Session:
+        return await super().refresh(
+            refresh_token, lambda: self._shared(refresh_token, grant, usable), usable
+        )
+
+    async def settled(self, session: Session) -> Session:
+        if session.refresh_token:
+            lock_key = f"refresh-lock:{fingerprint(session.refresh_token)}"
+            with anyio.move_on_after(SETTLE_TIMEOUT):
+                while await self._ops.get(lock_key) is not None:  # noqa: ASYNC110 - another process writes it
+                    await anyio.sleep(self.POLL_INTERVAL)
+        return await super().settled(session)
 
     async def _successor(self, key: str) -> Session | None:
         return await super()._successor(key) or await self._read(f"refresh:{key}")
@@ -142,27 +181,27 @@ class SharedRefreshCoordinator(RefreshCoordinator):
         except (InvalidToken, ValueError, UnicodeDecodeError):
             return None
 
-    async def _shared(self, refresh_token: str, grant: Grant) -> Session:
+    async def _shared(self, refresh_token: str, grant: Grant, usable: Usable) -> Session:
         handle = fingerprint(refresh_token)
         result_key, lock_key = f"refresh:{handle}", f"refresh-lock:{handle}"
         deadline = self._clock() + self.LOCK_TTL * 2
         while True:
             done = await self._read(result_key)
-            if done is not None:
+            if done is not None and _reusable(done, refresh_token, usable):
                 return done
             token = secrets.token_urlsafe(16).encode()
             if await self._ops.add(lock_key, token, self.LOCK_TTL):
                 try:
-                    return await self._grant_locked(result_key, grant)
+                    return await self._grant_locked(result_key, refresh_token, grant, usable)
                 finally:
                     await self._ops.delete_if(lock_key, token)
             if self._clock() > deadline:
                 raise ProviderTimeout("another instance's token refresh did not finish in time")
             await anyio.sleep(self.POLL_INTERVAL)
 
-    async def _grant_locked(self, result_key: str, grant: Grant) -> Session:
+    async def _grant_locked(self, result_key: str, spent: str, grant: Grant, usable: Usable) -> Session:
         done = await self._read(result_key)
-        if done is not None:
+        if done is not None and _reusable(done, spent, usable):
             return done
         session = await grant()
         sealed = self._codec.encrypt(session.to_json()).encode("ascii")

@@ -72,23 +72,33 @@ async def _answer(send: Send, status: int, error: str | None = None, description
 
 
 async def _end_sessions(core: LogtoCore, backend: StoreBackend, token: str) -> list[str]:
-    """Validate the logout token and end its sessions; their ids."""
+    """Validate the logout token and end its sessions; their ids.
+
+    Retry-safe: the token's ``jti`` is recorded only once its sessions are ended, so a
+    store error midway answers 503 and the provider's retry finishes the job (the ids not
+    yet ended go back into the index)."""
     metadata = await core.provider.metadata()
     claims = await verify_signature(token, core.provider)
     now = core.clock()
-    check_logout_token(
-        claims, issuer=metadata.issuer, client_id=core.config.app_id, now=now, leeway=core.config.clock_skew
-    )
+    leeway = core.config.clock_skew
+    check_logout_token(claims, issuer=metadata.issuer, client_id=core.config.app_id, now=now, leeway=leeway)
     exp = claims.get("exp")
-    remember = (float(exp) - now if isinstance(exp, (int, float)) else 0) + core.config.clock_skew
+    remember = (float(exp) - now if isinstance(exp, (int, float)) else 0) + leeway
     jti_key = f"bcl-jti:{fingerprint(str(claims['iss']) + '|' + str(claims['jti']))}"
-    if not await backend.ops.add(jti_key, b"1", max(remember, JTI_MEMORY)):
+    if await backend.ops.get(jti_key) is not None:
         raise TokenValidationError("this logout token was already used", check="jti")
     sid, sub = claims.get("sid"), claims.get("sub")
     key = _sid_key(sid) if isinstance(sid, str) and sid else _sub_key(str(sub))
     ended = await backend.ops.set_pop_all(key)
-    for session_id in ended:
-        await backend.delete_by_id(session_id)
+    for done, session_id in enumerate(ended):
+        try:
+            await core.tokens.mark_ended(session_id)
+            await backend.delete_by_id(session_id)
+        except LogtoError:
+            for left in ended[done:]:
+                await backend.ops.set_add(key, left, core.config.session_max_age)
+            raise
+    await backend.ops.add(jti_key, b"1", max(remember, JTI_MEMORY))
     return ended
 
 

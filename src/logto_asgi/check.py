@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .config import LogtoConfig
+from .coordination import CoordinationPlan
 from .discovery import ProviderMetadata
 from .errors import LogtoError
 from .provider import ProviderClient
@@ -53,9 +54,14 @@ def redirect_uris(config: LogtoConfig, origin: str | None = None) -> tuple[str, 
     return base + config.callback_path, sign_out if not sign_out.startswith("/") else base + sign_out
 
 
-async def run_checks(config: LogtoConfig, provider: ProviderClient | None = None) -> Report:
-    """Fetch discovery and the JWKS and report what would stop sign-in from working."""
+async def run_checks(
+    config: LogtoConfig, provider: ProviderClient | None = None, coordination: CoordinationPlan | None = None
+) -> Report:
+    """Fetch discovery and the JWKS and report what would stop sign-in from working, and
+    (given ``coordination``) how the app's processes agree and what that guarantees."""
     report = Report()
+    if coordination is not None:
+        report.add("ok", f"coordination: {coordination.description}; {coordination.guarantee}")
     own = provider is None
     client = provider or ProviderClient(config)
     try:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
+from .coordination import Coordination
 from .discovery import discovery_url, logto_issuer
 from .errors import ConfigurationError
 from .models import ReservedResource, UserInfoScope
@@ -72,6 +73,7 @@ class LogtoConfig:
     post_sign_in_redirect: str = "/"
     post_sign_out_redirect: str = "/"
     store: CookieStore | SessionStore = field(default_factory=CookieStore)
+    coordination: Coordination | None = None
     session_idle_timeout: float = 24 * 3600
     session_max_age: float = 7 * 24 * 3600
     cookie_name: str = "logto"
@@ -154,6 +156,12 @@ class LogtoConfig:
         if not isinstance(self.store, (CookieStore, SessionStore)):
             raise ConfigurationError(
                 "store", "must be CookieStore(), MemoryStore(), RedisStore(...) or a SessionStore"
+            )
+        if self.coordination is not None and not isinstance(self.coordination, Coordination):
+            raise ConfigurationError(
+                "coordination",
+                "must be HostCoordination(), InProcessCoordination(), RedisCoordination(...) "
+                "or a Coordination",
             )
         for name in ("session_idle_timeout", "session_max_age", "http_timeout"):
             if not getattr(self, name) > 0:

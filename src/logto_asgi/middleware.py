@@ -69,7 +69,7 @@ class LogtoMiddleware(Engine):
         """Check the configuration against the provider once at startup, so a wrong
         endpoint shows up in the logs now, not at the first user's sign-in. Problems are
         logged, not fatal: the provider may simply not be up yet."""
-        report = await run_checks(self.config, self.core.provider)
+        report = await run_checks(self.config, self.core.provider, self.core.coordination)
         for finding in report.findings:
             logger.log(_LEVELS[finding.level], "startup check: %s", finding.message)
         if report.ok:

@@ -5,16 +5,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+import anyio
 from starlette.types import Receive, Scope, Send
 
 from . import flows
+from ._crypto import InvalidToken, fingerprint
 from ._http import origin, query_params, redirect, request_cookies, send_response
 from .backchannel import backchannel_logout, index_session
 from .boundary import ErrorRenderer, render_error, send_error
 from .core import LogtoCore
 from .errors import AuthorizationError, LogtoError, TransactionError
 from .sessions.base import Session
-from .transaction import Taken, Transaction, TransactionCookies
+from .transaction import TRANSACTION_TTL, Taken, Transaction, TransactionCookies
 
 logger = logging.getLogger("logto_asgi")
 
@@ -22,6 +24,10 @@ Headers = list[tuple[bytes, bytes]]
 
 
 MAX_CODE_LENGTH = 2048
+#: The outcome of a callback, kept for its duplicates (an encrypted session).
+CALLBACK_OUTCOME_TTL = 60.0
+CALLBACK_POLL = 0.05
+_PENDING, _FAILED, _DONE = b"pending", b"failed", b"done:"
 
 
 def _authorization_code(query: Mapping[str, str]) -> str:
@@ -113,9 +119,7 @@ class AuthRoutes:
             if tx is None:
                 # Back button after a successful sign-in: nothing to do but go on.
                 return await redirect(send, config.post_sign_in_redirect, status=303, headers=taken.clear)
-            session = await self._exchange(tx, _authorization_code(query))
-            await self._drop_previous(cookies)
-            await index_session(core, session)
+            session = await self._sign_in_once(tx, _authorization_code(query), cookies)
             headers = await core.backend.save(session, cookies, now=core.clock(), secure=secure)
         except LogtoError as exc:
             logger.warning("sign-in callback failed: %s (%r)", exc.error, exc.description)
@@ -159,10 +163,39 @@ class AuthRoutes:
             if previous is not None:
                 await backend.delete_by_id(previous.id)
 
-    async def _exchange(self, tx: Transaction, code: str) -> Session:
-        return await self.core.tokens.exchange_code(
-            code=code, redirect_uri=tx.redirect_uri, verifier=tx.verifier, nonce=tx.nonce
-        )
+    async def _sign_in_once(self, tx: Transaction, code: str, cookies: Mapping[str, str]) -> Session:
+        """The session of this sign-in, with exactly one code exchange however many
+        duplicates of the callback arrive (a double click, a retried navigation), on any
+        process sharing the coordination: the first claims the state, the others wait for
+        its outcome and get the same session (or a clear "already used" error)."""
+        shared, claim = self.core.shared, f"callback:{fingerprint(tx.state)}"
+        if not await shared.add(claim, _PENDING, TRANSACTION_TTL):
+            return await self._outcome_of(claim)
+        try:
+            session = await self.core.tokens.exchange_code(
+                code=code, redirect_uri=tx.redirect_uri, verifier=tx.verifier, nonce=tx.nonce
+            )
+            await self._drop_previous(cookies)
+            await index_session(self.core, session)
+        except LogtoError:
+            await shared.set(claim, _FAILED, TRANSACTION_TTL)
+            raise
+        sealed = self.core.records.encrypt(session.to_json()).encode("ascii")
+        await shared.set(claim, _DONE + sealed, CALLBACK_OUTCOME_TTL)
+        return session
+
+    async def _outcome_of(self, claim: str) -> Session:
+        """Wait (bounded) for the first request of a callback to finish; its session."""
+        shared = self.core.shared
+        with anyio.move_on_after(self.core.config.http_timeout + 5):
+            while (value := await shared.get(claim)) == _PENDING:  # noqa: ASYNC110 - another process writes it
+                await anyio.sleep(CALLBACK_POLL)
+            if value is not None and value.startswith(_DONE):
+                try:
+                    return Session.from_json(self.core.records.decrypt(value[len(_DONE) :].decode("ascii")))
+                except (InvalidToken, ValueError, UnicodeDecodeError):
+                    pass
+        raise TransactionError("this sign-in link was already used: start again")
 
     async def backchannel_logout(self, scope: Scope, receive: Receive, send: Send) -> None:
         await backchannel_logout(self.core, scope, receive, send)
@@ -177,26 +210,33 @@ class AuthRoutes:
         secure = core.jar.secure_for(scope, config.base_url)
         try:
             session = await core.backend.load(cookies) if core.backend.present(cookies) else None
+            if session is not None:
+                # First the marker: a refresh still in flight (here or on another process)
+                # then drops its result and revokes its new token instead of writing it back.
+                await core.tokens.mark_ended(session.id)
             headers = await core.backend.delete(session, cookies, secure=secure)
         except LogtoError as exc:
             return await send_error(scope, send, exc, renderer=self._renderer)
         location = config.post_sign_out_redirect
         if session is not None:
-            if session.refresh_token:
-                await core.tokens.revoke(session.refresh_token)
-            try:
-                metadata = await core.provider.metadata()
-                location = (
-                    flows.end_session_url(
-                        metadata,
-                        client_id=config.app_id,
-                        id_token=session.id_token,
-                        post_logout_redirect_uri=self._post_logout_uri(scope),
-                    )
-                    or location
-                )
-            except LogtoError as exc:
-                # The local session is gone either way; say so in the log, not to the user.
-                logger.warning("sign-out could not reach the provider: %s", exc.description)
+            newest = await core.tokens.refresher.settled(session)
+            if newest.refresh_token:
+                await core.tokens.revoke(newest.refresh_token)
+            location = await self._end_session_url(scope, session) or location
             logger.info("signed out sub=%s", session.claims.get("sub"))
         await redirect(send, location, status=303 if scope["method"] == "POST" else 302, headers=headers)
+
+    async def _end_session_url(self, scope: Scope, session: Session) -> str | None:
+        """RP-initiated logout at the provider, or ``None`` when it has none or is down."""
+        try:
+            metadata = await self.core.provider.metadata()
+        except LogtoError as exc:
+            # The local session is gone either way; say so in the log, not to the user.
+            logger.warning("sign-out could not reach the provider: %s", exc.description)
+            return None
+        return flows.end_session_url(
+            metadata,
+            client_id=self.core.config.app_id,
+            id_token=session.id_token,
+            post_logout_redirect_uri=self._post_logout_uri(scope),
+        )

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import protocol
+from ._crypto import fingerprint
 from ._refresh import RefreshCoordinator
 from .config import LogtoConfig
 from .errors import (
@@ -28,10 +29,15 @@ from .errors import (
 from .flows import TokenResponse, parse_token_response
 from .models import AccessTokenClaims, UserInfo, UserInfoScope
 from .provider import ProviderClient
+from .sessions._ops import StoreOps
 from .sessions.base import CachedToken, Session, token_key
 from .tokens import ORGANIZATION_AUDIENCE, check_id_token, verify_access_token, verify_signature
 
 logger = logging.getLogger("logto_asgi")
+
+
+def _ended_key(session_id: str) -> str:
+    return f"ended:{fingerprint(session_id)}"
 
 
 def grant_error(exc: AuthorizationError, resource: str | None, organization_id: str | None) -> LogtoError:
@@ -65,13 +71,26 @@ class TokenService:
         config: LogtoConfig,
         provider: ProviderClient,
         refresher: RefreshCoordinator,
+        shared: StoreOps,
         *,
         clock: Callable[[], float],
     ) -> None:
         self.config = config
         self.provider = provider
         self.refresher = refresher
+        self._shared = shared
         self._clock = clock
+
+    # Ended sessions --------------------------------------------------------------------
+
+    async def mark_ended(self, session_id: str) -> None:
+        """Remember that a session ended (sign-out, back-channel logout) for as long as a
+        copy of it could live, so that no refresh in flight writes it back."""
+        await self._shared.set(_ended_key(session_id), b"1", self.config.session_max_age)
+
+    async def is_ended(self, session_id: str) -> bool:
+        """Whether sign-out or back-channel logout ended the session."""
+        return await self._shared.get(_ended_key(session_id)) is not None
 
     # ID tokens and sessions -----------------------------------------------------------
 
@@ -146,9 +165,21 @@ class TokenService:
                 body = await self.provider.token_request(params, what="token refresh")
             except AuthorizationError as exc:
                 raise grant_error(exc, resource, organization_id) from exc
-            return await self._refreshed(session, body, token_key(resource, organization_id))
+            fresh = await self._refreshed(session, body, key)
+            if await self.is_ended(session.id):
+                # Signed out while the grant was in flight: the new token must not survive.
+                if fresh.refresh_token and fresh.refresh_token != refresh_token:
+                    await self.revoke(fresh.refresh_token)
+                raise SessionExpired("the session was signed out: sign in again")
+            return fresh
 
-        return await self.refresher.refresh(refresh_token, grant)
+        key = token_key(resource, organization_id)
+
+        def usable(result: Session) -> bool:
+            cached = result.access_tokens.get(key)
+            return cached is not None and cached.expires_at > self._clock()
+
+        return await self.refresher.refresh(refresh_token, grant, usable)
 
     async def _refreshed(self, session: Session, body: dict[str, Any], key: str) -> Session:
         now = self._clock()

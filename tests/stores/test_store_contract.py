@@ -1,64 +1,110 @@
-"""One contract for every ``SessionStore``: the built-in ``MemoryStore`` and ``RedisStore``,
-and a store a user would write with only the protocol's ``get``/``set``/``delete``.
+"""One contract for every ``SessionStore``: the built-in ``MemoryStore``, ``RedisStore`` and
+``PostgresStore``, and a store a user would write with only the protocol's ``get``/``set``/``delete``.
 
 The coordination operations of ``sessions/_ops.py``'s ``StoreOps`` (``add``, ``delete_if``, ``set_add``,
 ``set_pop_all``) use a store's atomic versions when it has them and a get/set fallback
 otherwise; both paths must behave the same.
+
+Time: the stores that take a clock (memory, user, postgres) get a fake one that the TTL
+tests move forward; Redis keeps its TTLs on the server, so for it they wait for real.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import anyio
 import pytest
 
 from logto_asgi import ConfigurationError, LogtoConfig, MemoryStore, SessionStore
 from logto_asgi.sessions._ops import StoreOps
+from logto_asgi.sessions.postgres import PostgresStore
 from logto_asgi.sessions.redis import RedisStore
 
 pytestmark = pytest.mark.anyio
+pytest_plugins = ["support.postgres_server"]
 
 TTL = 30.0
 SHORT = 0.2  # long enough for a round trip to Redis, short enough to wait out
 
 
+class Clock:
+    """The time the stores under test read: moved by the tests, or real for Redis."""
+
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+        self.real = False
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass: move the fake clock, or sleep when time is real."""
+        if self.real:
+            await anyio.sleep(seconds)
+        else:
+            self.now += seconds
+
+
 class DictStore:
     """What a user writes for their own backend: the protocol's three methods, nothing more."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.data: dict[str, tuple[float, bytes]] = {}
+        self.clock = clock
 
     async def get(self, key: str) -> bytes | None:
         entry = self.data.get(key)
-        if entry is None or entry[0] <= time.monotonic():
+        if entry is None or entry[0] <= self.clock():
             self.data.pop(key, None)
             return None
         return entry[1]
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
-        self.data[key] = (time.monotonic() + ttl, value)
+        self.data[key] = (self.clock() + ttl, value)
 
     async def delete(self, key: str) -> None:
         self.data.pop(key, None)
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis), "user"])
-async def store(request: pytest.FixtureRequest) -> AsyncIterator[SessionStore]:
+@pytest.fixture
+def clock() -> Clock:
+    """The clock of the store under test (the same instance as the ``store`` fixture's)."""
+    return Clock()
+
+
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        "user",
+    ]
+)
+async def store(request: pytest.FixtureRequest, clock: Clock) -> AsyncIterator[SessionStore]:
     """Each store under test, empty."""
     if request.param == "memory":
-        yield MemoryStore()
+        yield MemoryStore(clock=clock)
     elif request.param == "redis":
         # Asked for here, not in the signature, so the other stores run without Redis.
+        clock.real = True
         redis = RedisStore(request.getfixturevalue("redis_url"), prefix=f"contract-{uuid.uuid4().hex[:8]}:")
         try:
             yield redis
         finally:
             await redis.aclose()
+    elif request.param == "postgres":
+        # A table of its own per test: the tables of other tests never interfere.
+        dsn = request.getfixturevalue("postgres_dsn")
+        postgres = PostgresStore(dsn, table=f"contract_{uuid.uuid4().hex[:12]}", clock=clock)
+        try:
+            yield postgres
+        finally:
+            await postgres.aclose()
     else:
-        yield DictStore()
+        yield DictStore(clock=clock)
 
 
 async def test_is_a_session_store(store: SessionStore) -> None:
@@ -93,28 +139,28 @@ async def test_keys_are_independent(store: SessionStore) -> None:
     assert await store.get("b") == b"2"
 
 
-async def test_overwrite_replaces_value_and_ttl(store: SessionStore) -> None:
+async def test_overwrite_replaces_value_and_ttl(store: SessionStore, clock: Clock) -> None:
     """A second set replaces the value and restarts its lifetime."""
     await store.set("k", b"old", SHORT)
     await store.set("k", b"new", TTL)
-    await anyio.sleep(SHORT + 0.1)
+    await clock.advance(SHORT + 0.1)
     assert await store.get("k") == b"new"
 
 
-async def test_entry_expires_after_ttl(store: SessionStore) -> None:
+async def test_entry_expires_after_ttl(store: SessionStore, clock: Clock) -> None:
     """An entry is gone once its TTL has passed, and not before."""
     await store.set("k", b"v", SHORT)
     assert await store.get("k") == b"v"
-    await anyio.sleep(SHORT + 0.1)
+    await clock.advance(SHORT + 0.1)
     assert await store.get("k") is None
 
 
-async def test_add_only_when_absent(store: SessionStore) -> None:
+async def test_add_only_when_absent(store: SessionStore, clock: Clock) -> None:
     """add stores the first value, refuses the second, and works again after expiry."""
     assert await StoreOps(store).add("lock", b"first", SHORT)
     assert not await StoreOps(store).add("lock", b"second", SHORT)
     assert await store.get("lock") == b"first"
-    await anyio.sleep(SHORT + 0.1)
+    await clock.advance(SHORT + 0.1)
     assert await StoreOps(store).add("lock", b"third", TTL)
     assert await store.get("lock") == b"third"
 
@@ -153,13 +199,24 @@ async def test_set_add_and_pop_all(store: SessionStore) -> None:
     assert await StoreOps(store).set_pop_all("never-written") == []
 
 
-async def test_sets_expire_and_stay_apart(store: SessionStore) -> None:
+async def test_sets_expire_and_stay_apart(store: SessionStore, clock: Clock) -> None:
     """A set expires with its TTL; two sets never mix."""
     await StoreOps(store).set_add("short", "a", SHORT)
     await StoreOps(store).set_add("long", "b", TTL)
-    await anyio.sleep(SHORT + 0.1)
+    await clock.advance(SHORT + 0.1)
     assert await StoreOps(store).set_pop_all("short") == []
     assert await StoreOps(store).set_pop_all("long") == ["b"]
+
+
+async def test_set_add_renews_the_set_but_never_revives_it(store: SessionStore, clock: Clock) -> None:
+    """Adding a member keeps the whole live set for the new TTL; an expired set starts empty."""
+    await StoreOps(store).set_add("renewed", "a", SHORT)
+    await StoreOps(store).set_add("renewed", "b", TTL)
+    await StoreOps(store).set_add("lapsed", "x", SHORT)
+    await clock.advance(SHORT + 0.1)
+    await StoreOps(store).set_add("lapsed", "y", TTL)
+    assert sorted(await StoreOps(store).set_pop_all("renewed")) == ["a", "b"]
+    assert await StoreOps(store).set_pop_all("lapsed") == ["y"]
 
 
 async def test_memory_store_evicts_least_recently_used() -> None:

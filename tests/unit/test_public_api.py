@@ -14,7 +14,10 @@ PUBLIC = [
     "BearerAuthMiddleware",
     "ConfigurationError",
     "CookieStore",
+    "Coordination",
+    "HostCoordination",
     "IdTokenClaims",
+    "InProcessCoordination",
     "InsufficientScope",
     "LogtoConfig",
     "LogtoContext",
@@ -23,9 +26,11 @@ PUBLIC = [
     "LogtoUser",
     "MemoryStore",
     "NotAuthenticated",
+    "PostgresStore",
     "ProviderError",
     "ProviderTimeout",
     "ProviderUnavailable",
+    "RedisCoordination",
     "RedisStore",
     "RequireAuth",
     "ReservedResource",
@@ -77,7 +82,8 @@ def test_version_has_one_source_and_the_package_is_typed() -> None:
 
 
 def test_submodules_for_frameworks_stay_optional() -> None:
-    """logto_asgi.fastapi and logto_asgi.testing import; RedisStore resolves lazily."""
+    """logto_asgi.fastapi and logto_asgi.testing import; RedisStore and PostgresStore resolve lazily."""
     assert importlib.import_module("logto_asgi.fastapi").require
     assert importlib.import_module("logto_asgi.testing").TestIssuer
     assert logto_asgi.RedisStore.__name__ == "RedisStore"
+    assert logto_asgi.PostgresStore.__name__ == "PostgresStore"

@@ -7,15 +7,21 @@ from .cookie import CookieStore
 from .memory import MemoryStore
 
 if TYPE_CHECKING:
+    from .postgres import PostgresStore
     from .redis import RedisStore
 
-__all__ = ["CookieStore", "MemoryStore", "RedisStore", "SessionStore"]
+__all__ = ["CookieStore", "MemoryStore", "PostgresStore", "RedisStore", "SessionStore"]
 
 
 def __getattr__(name: str) -> Any:
-    # RedisStore is imported on first use, so redis-py is needed only by those who use it.
+    # RedisStore and PostgresStore are imported on first use, so redis-py and psycopg are
+    # needed only by those who use them.
     if name == "RedisStore":
         from .redis import RedisStore  # noqa: PLC0415 - redis-py is an optional extra
 
         return RedisStore
+    if name == "PostgresStore":
+        from .postgres import PostgresStore  # noqa: PLC0415 - psycopg is an optional extra
+
+        return PostgresStore
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,118 @@
+"""Sign-out while a refresh is in flight: the refresh's late answer must not sign the
+browser in again, and the refresh token it brought is revoked (cookie, memory, Redis)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from logto_asgi import MemoryStore
+from logto_asgi.sessions.redis import RedisStore
+from support.app import APP_ORIGIN, SHOPPING, Harness, make_harness
+from support.provider import OidcTestProvider
+
+pytestmark = pytest.mark.anyio
+
+
+class HeldRefresh(httpx.AsyncBaseTransport):
+    """Real HTTP; a refresh grant's answer (already issued by the provider) is held back
+    until ``release`` is set, and the refresh token it carries is kept for the test."""
+
+    def __init__(self) -> None:
+        self._real = httpx.AsyncHTTPTransport()
+        self.held = anyio.Event()
+        self.release = anyio.Event()
+        self.issued: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._real.handle_async_request(request)
+        body = request.content.decode("latin-1") if request.method == "POST" else ""
+        if not request.url.path.endswith("/token") or "grant_type=refresh_token" not in body:
+            return response
+        raw = await response.aread()
+        token = json.loads(raw).get("refresh_token")
+        if isinstance(token, str):
+            self.issued.append(token)
+        self.held.set()
+        await self.release.wait()
+        return httpx.Response(response.status_code, headers=response.headers, content=raw, request=request)
+
+    async def aclose(self) -> None:
+        await self._real.aclose()
+
+
+@pytest.fixture(params=["cookie", "memory", "redis"])
+async def harness(
+    request: pytest.FixtureRequest, provider: OidcTestProvider
+) -> AsyncIterator[tuple[Harness, HeldRefresh]]:
+    """An app whose provider connection holds refresh answers, on each kind of store."""
+    transport = HeldRefresh()
+    http = httpx.AsyncClient(transport=transport)
+    options: dict[str, Any] = {"http_client": http}
+    if request.param == "memory":
+        options["store"] = MemoryStore()
+    elif request.param == "redis":
+        options["store"] = RedisStore(
+            request.getfixturevalue("redis_url"), prefix=f"race-{uuid.uuid4().hex[:8]}:"
+        )
+    await provider.set_ttl(AccessToken=300)
+    h = await make_harness(provider, **options)
+    try:
+        yield h, transport
+    finally:
+        await h.aclose()
+        await http.aclose()
+        await provider.reset_ttl()
+
+
+async def refresh_grant_works(provider: OidcTestProvider, h: Harness, refresh_token: str) -> bool:
+    """Whether the provider still accepts ``refresh_token`` (asked directly)."""
+    auth = (h.config.app_id, h.config.app_secret or "")
+    async with httpx.AsyncClient() as client:
+        response = await client.post(
+            f"{provider.url}/oidc/token",
+            data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+            auth=auth,
+        )
+    return response.status_code == 200
+
+
+async def test_sign_out_during_a_refresh_stays_signed_out(
+    harness: tuple[Harness, HeldRefresh], provider: OidcTestProvider
+) -> None:
+    """The refresh answers after the sign-out: the request gets 401, no session cookie is
+    written back, the browser stays signed out and the new refresh token is revoked."""
+    h, transport = harness
+    await h.sign_in("alice")
+    offset = 301.0
+    h.middleware.core.clock = lambda: time.time() + offset  # the cached tokens look expired
+    results: dict[str, httpx.Response] = {}
+
+    async def refresh() -> None:
+        results["token"] = await h.client.get(
+            f"{APP_ORIGIN}/token", params={"resource": SHOPPING, "raw": "1"}
+        )
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(refresh)
+        with anyio.fail_after(15):
+            await transport.held.wait()
+        signed_out = await h.client.get(
+            f"{APP_ORIGIN}{h.config.sign_out_path}", headers={"sec-fetch-site": "same-origin"}
+        )
+        assert signed_out.status_code in (302, 303)
+        transport.release.set()
+    late = results["token"]
+    assert late.status_code == 401, late.text
+    assert all("Max-Age=0" in value for value in late.headers.get_list("set-cookie")), late.headers
+    me = await h.client.get(f"{APP_ORIGIN}/me")
+    assert me.status_code == 401
+    assert transport.issued, "the provider issued no refresh token"
+    assert not await refresh_grant_works(provider, h, transport.issued[-1])
