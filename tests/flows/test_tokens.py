@@ -250,3 +250,38 @@ async def test_opaque_token_claims_give_a_clear_error(harness: Harness) -> None:
     ctx = LogtoContext(harness.middleware.core, {"type": "http", "headers": []}, session)
     with pytest.raises(LogtoError, match="pass resource="):
         await ctx.get_access_token_claims()
+
+
+@pytest.fixture
+async def no_rotation(provider: OidcTestProvider) -> AsyncIterator[None]:
+    """The provider keeps the same refresh token across grants (LemonLDAP::NG's habit)."""
+    await provider.set_rotation(False)
+    try:
+        yield
+    finally:
+        await provider.set_rotation(True)
+
+
+async def test_without_rotation_each_refresh_gives_a_fresh_token(
+    provider: OidcTestProvider, no_rotation: None
+) -> None:
+    """Short access tokens and a provider that does not rotate: each expiry refreshes again
+    with the same refresh token and gets a fresh, unexpired token (never the remembered,
+    expired one)."""
+    await provider.set_ttl(AccessToken=5)
+    h = await make_harness(provider)
+    try:
+        await h.sign_in("alice")
+        offset = advance(h, 0)
+        suffixes: list[str] = []
+        for round_ in range(1, 4):
+            offset[0] = round_ * 10.0  # past the last token's expiry, on our clock
+            await provider.reset_counts()
+            response = await get_token(h, resource=SHOPPING, raw="1")
+            assert response.status_code == 200, response.text
+            assert (await provider.counts()).get("token:refresh_token") == 1
+            suffixes.append(response.json()["token_suffix"])
+        assert len(set(suffixes)) == 3
+    finally:
+        await h.aclose()
+        await provider.reset_ttl()

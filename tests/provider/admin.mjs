@@ -3,7 +3,7 @@
 import { StoreAdapter, entries, revokeGrant } from './adapter.mjs';
 import { publicKeys, rotate } from './keys.mjs';
 import {
-  DEFAULT_TTL, counts, outgoingLog, resetCounts, resetTtl, setTtl, ttl,
+  DEFAULT_TTL, counts, outgoingLog, resetCounts, resetTtl, rotation, setTtl, ttl,
 } from './state.mjs';
 
 const clientStore = new StoreAdapter('Client');
@@ -115,6 +115,9 @@ export async function handleAdmin(app, method, path, body) {
         throw new AdminError(400, error.message);
       }
       return [200, { ...ttl }];
+    case 'POST /__test__/rotation':
+      rotation.enabled = body?.enabled !== false;
+      return [200, { enabled: rotation.enabled }];
     case 'POST /__test__/ttl/reset':
       resetTtl();
       return [200, { ...DEFAULT_TTL }];

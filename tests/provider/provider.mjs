@@ -8,7 +8,7 @@ import Provider, { errors } from 'oidc-provider';
 import { StoreAdapter } from './adapter.mjs';
 import { keyring } from './keys.mjs';
 import { installOrganizationGrant } from './org_grant.mjs';
-import { count, outgoingLog, ttl } from './state.mjs';
+import { count, outgoingLog, rotation, ttl } from './state.mjs';
 import {
   ORGANIZATION_AUDIENCE_PREFIX, SCOPE_CLAIMS, resourceServerScopes, userBySub, userClaims,
 } from './users.mjs';
@@ -130,7 +130,7 @@ export function buildProvider(issuer) {
       }
       return undefined;
     },
-    rotateRefreshToken: true,
+    rotateRefreshToken: () => rotation.enabled,
     ttl: {
       AccessToken: () => ttl.AccessToken,
       AuthorizationCode: () => ttl.AuthorizationCode,

@@ -42,3 +42,6 @@ export function count(key) {
 export function resetCounts() {
   counts.clear();
 }
+
+/** Whether refresh tokens rotate (Logto's habit; LemonLDAP::NG never rotates). */
+export const rotation = { enabled: true };

@@ -179,6 +179,10 @@ class OidcTestProvider:
     async def reset_ttl(self) -> None:
         await self._admin("POST", "ttl/reset")
 
+    async def set_rotation(self, enabled: bool) -> None:
+        """Whether refresh grants rotate the refresh token (on by default, as at Logto)."""
+        await self._admin("POST", "rotation", {"enabled": enabled})
+
     async def revoke_grants(self, sub: str) -> None:
         """Revokes every grant of the user, and with them every refresh and access token."""
         await self._admin("POST", "grants/revoke", {"sub": sub})
