@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+#: The session-scoped PostgreSQL server (fixtures ``postgres_server``, ``postgres_dsn``).
+pytest_plugins = ["support.postgres_server"]
+
 
 @pytest.fixture
 def anyio_backend() -> str:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from logto_asgi import LogtoMiddleware, MemoryStore, RedisStore, SessionStore
+from logto_asgi import LogtoMiddleware, MemoryStore, PostgresStore, RedisStore, SessionStore
 from support.app import build_app, register_app
 from support.provider import OidcTestProvider, provider_login
 from support.server import listen, serve
@@ -72,11 +72,13 @@ class Site:
         return await browser.get(f"{self.url}/me")
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis), "postgres"])
 def store(request: pytest.FixtureRequest) -> SessionStore:
     """Where the served app keeps its sessions (closed by the app's lifespan shutdown)."""
     if request.param == "memory":
         return MemoryStore()
+    if request.param == "postgres":
+        return PostgresStore(request.getfixturevalue("postgres_dsn"), table=f"bcl_{uuid.uuid4().hex[:8]}")
     return RedisStore(request.getfixturevalue("redis_url"), prefix=f"bcl-{uuid.uuid4().hex[:8]}:")
 
 

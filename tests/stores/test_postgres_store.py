@@ -27,7 +27,6 @@ if TYPE_CHECKING:  # imported for real by pytest_plugins (before it, pytest coul
     from support.postgres_server import PostgresServer
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
-pytest_plugins = ["support.postgres_server"]
 
 TTL = 30.0
 PROMPT = 10.0  # generous: an unreachable database must answer in seconds, not minutes

@@ -1,5 +1,5 @@
 """Sign-out while a refresh is in flight: the refresh's late answer must not sign the
-browser in again, and the refresh token it brought is revoked (cookie, memory, Redis)."""
+browser in again, and the refresh token it brought is revoked (cookie, memory, Redis, PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import anyio
 import httpx
 import pytest
 
-from logto_asgi import MemoryStore
+from logto_asgi import MemoryStore, PostgresStore
 from logto_asgi.sessions.redis import RedisStore
 from support.app import APP_ORIGIN, SHOPPING, Harness, make_harness
 from support.provider import OidcTestProvider
@@ -48,7 +48,7 @@ class HeldRefresh(httpx.AsyncBaseTransport):
         await self._real.aclose()
 
 
-@pytest.fixture(params=["cookie", "memory", "redis"])
+@pytest.fixture(params=["cookie", "memory", "redis", "postgres"])
 async def harness(
     request: pytest.FixtureRequest, provider: OidcTestProvider
 ) -> AsyncIterator[tuple[Harness, HeldRefresh]]:
@@ -58,6 +58,10 @@ async def harness(
     options: dict[str, Any] = {"http_client": http}
     if request.param == "memory":
         options["store"] = MemoryStore()
+    elif request.param == "postgres":
+        options["store"] = PostgresStore(
+            request.getfixturevalue("postgres_dsn"), table=f"race_{uuid.uuid4().hex[:8]}"
+        )
     elif request.param == "redis":
         options["store"] = RedisStore(
             request.getfixturevalue("redis_url"), prefix=f"race-{uuid.uuid4().hex[:8]}:"

@@ -24,7 +24,6 @@ from logto_asgi.sessions.postgres import PostgresStore
 from logto_asgi.sessions.redis import RedisStore
 
 pytestmark = pytest.mark.anyio
-pytest_plugins = ["support.postgres_server"]
 
 TTL = 30.0
 SHORT = 0.2  # long enough for a round trip to Redis, short enough to wait out

@@ -1,4 +1,4 @@
-"""Two uvicorn processes of one app sharing one Redis: one sign-in works on both, and a
+"""Two uvicorn processes of one app sharing one Redis or one PostgreSQL: one sign-in works on both, and a
 storm of requests with an expired access token sends exactly one refresh grant."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from support.app import register_app
 from support.provider import OidcTestProvider, provider_login
 from support.server import UvicornProcess, free_port, run_uvicorn
 
-pytestmark = [pytest.mark.anyio, pytest.mark.redis]
+pytestmark = pytest.mark.anyio
 
 HERE = Path(__file__).resolve().parent
 RESOURCE = "https://shopping.example.com/api"  # two_process_app.RESOURCE
@@ -44,16 +44,23 @@ async def short_tokens(provider: OidcTestProvider) -> AsyncIterator[None]:
         await provider.reset_ttl()
 
 
-@pytest.fixture
-async def pair(provider: OidcTestProvider, redis_url: str) -> AsyncIterator[Pair]:
-    """The same app in two uvicorn processes, one client registration, one Redis prefix."""
+@pytest.fixture(params=["redis", "postgres"])
+async def pair(provider: OidcTestProvider, request: pytest.FixtureRequest) -> AsyncIterator[Pair]:
+    """The same app in two uvicorn processes, one client registration, one Redis prefix
+    (or one PostgreSQL table)."""
     ports = free_port(), free_port()
     registration = await register_app(provider, *(f"http://127.0.0.1:{port}" for port in ports), prefix="two")
-    env = {
-        **registration.env(),
-        "REDIS_URL": redis_url,
-        "REDIS_PREFIX": f"two-{uuid.uuid4().hex[:8]}:",
-    }
+    env = registration.env()
+    if request.param == "postgres":
+        env |= {
+            "POSTGRES_DSN": request.getfixturevalue("postgres_dsn"),
+            "POSTGRES_TABLE": f"two_{uuid.uuid4().hex[:8]}",
+        }
+    else:
+        env |= {
+            "REDIS_URL": request.getfixturevalue("redis_url"),
+            "REDIS_PREFIX": f"two-{uuid.uuid4().hex[:8]}:",
+        }
     with ExitStack() as stack:
         a, b = (
             stack.enter_context(run_uvicorn("two_process_app:app", port=port, env=env, app_dir=HERE))

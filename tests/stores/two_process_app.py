@@ -1,4 +1,5 @@
-"""The app the two-process test runs under ``uvicorn`` twice, sharing one Redis.
+"""The app the two-process test runs under ``uvicorn`` twice, sharing one Redis (or, with
+``POSTGRES_DSN`` and ``POSTGRES_TABLE``, one PostgreSQL).
 
 Configured from the environment: ``LOGTO_ENDPOINT``, ``LOGTO_APP_ID``,
 ``LOGTO_APP_SECRET``, ``LOGTO_COOKIE_SECRET`` (read by ``LogtoConfig.from_env``),
@@ -15,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from logto_asgi import LogtoConfig, LogtoMiddleware, RedisStore, get_context
+from logto_asgi import LogtoConfig, LogtoMiddleware, PostgresStore, RedisStore, SessionStore, get_context
 
 RESOURCE = "https://shopping.example.com/api"
 
@@ -37,8 +38,14 @@ async def token(request: Request) -> Response:
     return JSONResponse({"token_suffix": value[-12:], "pid": os.getpid()})
 
 
+def store() -> SessionStore:
+    if "POSTGRES_DSN" in os.environ:
+        return PostgresStore(os.environ["POSTGRES_DSN"], table=os.environ["POSTGRES_TABLE"])
+    return RedisStore(os.environ["REDIS_URL"], prefix=os.environ.get("REDIS_PREFIX", "logto:"))
+
+
 config = LogtoConfig.from_env(
-    store=RedisStore(os.environ["REDIS_URL"], prefix=os.environ.get("REDIS_PREFIX", "logto:")),
+    store=store(),
     resources=[RESOURCE],
 )
 app = LogtoMiddleware(
