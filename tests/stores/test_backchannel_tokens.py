@@ -202,3 +202,30 @@ async def test_store_down_answers_503_not_400() -> None:
         response = await rig.post(SIGNER.sign(logout_claims()))
         assert response.status_code == 503
         assert response.json()["error"] == "store_unavailable"
+
+
+class FlakyStore(MemoryStore):
+    """A MemoryStore whose first deletion of a session entry fails (a dropped connection)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 1
+
+    async def delete(self, key: str) -> None:
+        if key.startswith("session:") and self.failures:
+            self.failures -= 1
+            raise ConnectionError("connection dropped")
+        await super().delete(key)
+
+
+async def test_a_store_error_midway_answers_503_and_the_retry_succeeds() -> None:
+    """The store fails while ending the sessions: 503 (the jti is not burnt), and the
+    provider's retry of the same token ends them: 200."""
+    async for rig in make_rig(FlakyStore()):
+        token = SIGNER.sign(logout_claims(sid=None))
+        first = await rig.post(token)
+        assert first.status_code == 503, first.text
+        retry = await rig.post(token)
+        assert retry.status_code == 200, retry.text
+        assert await rig.alive() == {"sid-c"}
+        assert (await rig.post(token)).status_code == 400  # now it is remembered
