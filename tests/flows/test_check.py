@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from logto_asgi import LogtoConfig
+from logto_asgi import HostCoordination, LogtoConfig
 from logto_asgi.check import run_checks
 from support.provider import OidcTestProvider
 from support.tokens import mock_provider
@@ -47,6 +48,8 @@ def test_good_configuration_passes_and_lists_redirect_uris(provider: OidcTestPro
     assert "redirect URI in the Logto Console: http://localhost:3000/callback" in result.stdout
     assert "post sign-out redirect URI: http://localhost:3000/" in result.stdout
     assert "All checks passed." in result.stdout
+    assert "coordination: host-wide (SQLite at " in result.stdout
+    assert "across the worker processes of this host" in result.stdout
 
 
 def test_unreachable_endpoint_fails(provider: OidcTestProvider) -> None:
@@ -114,3 +117,17 @@ async def test_empty_jwks_is_an_error() -> None:
     report = await run_checks(config)
     assert not report.ok and "no signing key" in report.render()
     await config.http_client.aclose()  # type: ignore[union-attr]
+
+
+@pytest.mark.anyio
+async def test_the_report_names_the_coordination_and_its_guarantee(tmp_path: Path) -> None:
+    """Given a coordination plan, the report says which one and what it guarantees; a host
+    folder that cannot be created falls back to in-process coordination and says so."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    config = LogtoConfig(endpoint="https://id.example.com", app_id="app", cookie_secret=SECRET)
+    for folder, expected in ((tmp_path / "coord", "host-wide"), (blocker / "coord", "in-process")):
+        plan = HostCoordination(folder=folder).connect("app-test")
+        async with httpx.AsyncClient(transport=mock_provider([])) as http:
+            report = await run_checks(config.replace(http_client=http), coordination=plan)
+        assert any(f.message.startswith(f"coordination: {expected}") for f in report.findings), expected
