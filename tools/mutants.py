@@ -58,14 +58,21 @@ TARGETS: list[tuple[str, tuple[str, ...] | None]] = [
     ("routes.py", None),
     ("_refresh.py", None),
     ("bearer.py", None),
+    ("backchannel.py", None),
 ]
 #: Fast tests that need neither Redis nor the npm provider (but tests/hostile's log test).
 DEFAULT_TESTS = ("tests/unit", "tests/hostile")
 #: Modules whose checks the default selection does not reach (--tests overrides all).
 MODULE_TESTS: dict[str, tuple[str, ...]] = {
-    "routes.py": (*DEFAULT_TESTS, "tests/flows"),
+    "routes.py": (*DEFAULT_TESTS, "tests/flows", "tests/stores/test_backchannel_tokens.py"),
+    "backchannel.py": (*DEFAULT_TESTS, "tests/stores/test_backchannel_tokens.py"),
     "token_service.py": (*DEFAULT_TESTS, "tests/flows"),
-    "_refresh.py": (*DEFAULT_TESTS, "tests/stores/test_refresh_race.py", "tests/flows/test_tokens.py"),
+    "_refresh.py": (
+        *DEFAULT_TESTS,
+        "tests/stores/test_refresh_race.py",
+        "tests/stores/test_sign_out_race.py",
+        "tests/flows/test_tokens.py",
+    ),
     "bearer.py": (*DEFAULT_TESTS, "tests/guards"),
 }
 ALLOWLIST_NAME = re.compile(r"^_?ALLOWED_|_ALGORITHMS$")

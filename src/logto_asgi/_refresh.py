@@ -89,11 +89,15 @@ class RefreshCoordinator:
     async def settled(self, session: Session) -> Session:
         """``latest(session)`` once a refresh of its token in flight here has finished
         (waiting at most ``SETTLE_TIMEOUT``): what sign-out must revoke."""
-        flight = self._flights.get(fingerprint(session.refresh_token)) if session.refresh_token else None
-        if flight is not None:
-            with anyio.move_on_after(SETTLE_TIMEOUT):
-                await flight.done.wait()
+        with anyio.move_on_after(SETTLE_TIMEOUT):
+            await self._wait_idle(session.refresh_token)
         return await self.latest(session)
+
+    async def _wait_idle(self, refresh_token: str | None) -> None:
+        """Until no refresh of ``refresh_token`` is in flight here."""
+        flight = self._flights.get(fingerprint(refresh_token)) if refresh_token else None
+        if flight is not None:
+            await flight.done.wait()
 
     async def refresh(self, refresh_token: str, grant: Grant, usable: Usable = _always) -> Session:
         """``grant()``'s session, run at most once for ``refresh_token`` however many ask.
@@ -161,13 +165,13 @@ class SharedRefreshCoordinator(RefreshCoordinator):
             refresh_token, lambda: self._shared(refresh_token, grant, usable), usable
         )
 
-    async def settled(self, session: Session) -> Session:
-        if session.refresh_token:
-            lock_key = f"refresh-lock:{fingerprint(session.refresh_token)}"
-            with anyio.move_on_after(SETTLE_TIMEOUT):
-                while await self._ops.get(lock_key) is not None:  # noqa: ASYNC110 - another process writes it
-                    await anyio.sleep(self.POLL_INTERVAL)
-        return await super().settled(session)
+    async def _wait_idle(self, refresh_token: str | None) -> None:
+        """Until no refresh of ``refresh_token`` is in flight here or on another process."""
+        await super()._wait_idle(refresh_token)
+        if refresh_token:
+            lock_key = f"refresh-lock:{fingerprint(refresh_token)}"
+            while await self._ops.get(lock_key) is not None:  # noqa: ASYNC110 - another process writes it
+                await anyio.sleep(self.POLL_INTERVAL)
 
     async def _successor(self, key: str) -> Session | None:
         return await super()._successor(key) or await self._read(f"refresh:{key}")

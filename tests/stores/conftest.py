@@ -9,6 +9,7 @@ import pytest
 
 from logto_asgi.sessions.redis import RedisStore
 from support.provider import OidcTestProvider, start_provider
+from support.redis_fleet import ClusterFleet, SentinelFleet, start_cluster, start_sentinel
 from support.redis_server import RedisServer, start_redis
 from support.redis_server import redis_store as prefixed_redis_store
 
@@ -43,3 +44,23 @@ async def redis_store(redis_url: str) -> AsyncIterator[RedisStore]:
     """A ``RedisStore`` with a prefix of its own, so tests never see each other's keys."""
     async with prefixed_redis_store(redis_url) as store:
         yield store
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterFleet]:
+    """A real Redis Cluster, 3 masters with 1 replica each (fails, never skips, when it cannot start)."""
+    fleet = start_cluster(Path(tmp_path_factory.mktemp("redis-cluster")))
+    try:
+        yield fleet
+    finally:
+        fleet.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelFleet]:
+    """A real master, replica and 3 sentinels (fails, never skips, when they cannot start)."""
+    fleet = start_sentinel(Path(tmp_path_factory.mktemp("redis-sentinel")))
+    try:
+        yield fleet
+    finally:
+        fleet.stop()

@@ -8,6 +8,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from starlette.applications import Starlette
 from starlette.types import Message
 
 from logto_asgi import ConfigurationError, LogtoConfig, LogtoMiddleware, RedisStore
+from logto_asgi.sessions.redis import RedisStoreWriteNotAcknowledged
 from support.provider import OidcTestProvider
 from support.redis_server import RedisServer, make_tls_files, start_redis
 
@@ -214,3 +216,74 @@ def test_import_without_redis_py() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "pip install 'logto-asgi[redis]'" in result.stdout
+
+
+async def wait_calls(client: redis.asyncio.Redis) -> int:
+    """How many WAIT commands this Redis has run (INFO commandstats)."""
+    stats: dict[str, Any] = await client.info("commandstats")
+    return int(stats.get("cmdstat_wait", {}).get("calls", 0))
+
+
+async def test_single_redis_without_replica_sends_no_wait(
+    redis_store: RedisStore, admin: redis.asyncio.Redis
+) -> None:
+    """On one Redis with no replica, 'auto' sends no WAIT (INFO replication says so)."""
+    before = await wait_calls(admin)
+    await redis_store.set("k", b"v", 60)
+    assert await redis_store.add("lock", b"t", 60)
+    await redis_store.set_add("index", "m", 60)
+    await redis_store.delete("k")
+    assert await wait_calls(admin) == before
+
+
+async def test_single_redis_with_a_replica_waits_and_rechecks(tmp_path: Path) -> None:
+    """'auto' WAITs for a replica it saw; once it is gone one write fails, then writes go on."""
+    (tmp_path / "m").mkdir()
+    (tmp_path / "r").mkdir()
+    master = start_redis(tmp_path / "m", args=["--repl-diskless-sync-delay", "0"])
+    # No AOF on the replica: one being rewritten after the sync makes it ignore SIGTERM.
+    replica = start_redis(
+        tmp_path / "r", args=["--replicaof", master.host, str(master.port), "--appendonly", "no"]
+    )
+    admin = redis.asyncio.Redis.from_url(master.url)
+    store = RedisStore(master.url, wait_timeout=0.1)
+    try:
+        for _ in range(100):  # until the replica acknowledges writes
+            async with admin.pipeline(transaction=False) as pipe:
+                pipe.set("ready", 1)
+                pipe.wait(1, 50)
+                if (await pipe.execute())[1] == 1:
+                    break
+        before = await wait_calls(admin)
+        await store.set("k", b"v", 60)
+        assert await wait_calls(admin) == before + 1
+        replica.stop()
+        with pytest.raises(RedisStoreWriteNotAcknowledged, match="0 of 1"):
+            await store.set("k", b"v2", 60)
+        await store.set("k", b"v3", 60)  # asked INFO again: no replica, no WAIT
+        assert await wait_calls(admin) == before + 2
+        assert await store.get("k") == b"v3"
+    finally:
+        await store.aclose()
+        await admin.aclose()
+        replica.stop()
+        master.stop()
+
+
+async def test_explicit_wait_replicas_overrides_auto(redis_url: str) -> None:
+    """wait_replicas=1 on a Redis without replica: every write fails, reads still work."""
+    store = RedisStore(redis_url, prefix=f"w-{uuid.uuid4().hex[:6]}:", wait_replicas=1, wait_timeout=0.05)
+    try:
+        with pytest.raises(RedisStoreWriteNotAcknowledged):
+            await store.set("k", b"v", 60)
+        assert await store.get("k") == b"v"  # written on the master, not confirmed
+    finally:
+        await store.aclose()
+
+
+def test_repr_never_raises() -> None:
+    """A client whose pool repr does not know still gives a repr, without credentials."""
+    client = redis.asyncio.Redis.from_url("redis://:hunter2@cache.internal:6380/3")
+    store = RedisStore(client=client)
+    client.connection_pool = SimpleNamespace()  # type: ignore[assignment]
+    assert repr(store) == "RedisStore(<Redis>, prefix='logto:')"

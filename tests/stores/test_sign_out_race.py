@@ -15,7 +15,7 @@ import pytest
 
 from logto_asgi import MemoryStore, PostgresStore
 from logto_asgi.sessions.redis import RedisStore
-from support.app import APP_ORIGIN, SHOPPING, Harness, make_harness
+from support.app import APP_ORIGIN, SHOPPING, Harness, browser_cookies, make_harness
 from support.provider import OidcTestProvider
 
 pytestmark = pytest.mark.anyio
@@ -91,8 +91,9 @@ async def refresh_grant_works(provider: OidcTestProvider, h: Harness, refresh_to
 async def test_sign_out_during_a_refresh_stays_signed_out(
     harness: tuple[Harness, HeldRefresh], provider: OidcTestProvider
 ) -> None:
-    """The refresh answers after the sign-out: the request gets 401, no session cookie is
-    written back, the browser stays signed out and the new refresh token is revoked."""
+    """The refresh answers after the sign-out began: the request gets 401, no session
+    cookie is written back, the browser stays signed out, and the refresh token the late
+    answer brought is revoked (sign-out waited for it)."""
     h, transport = harness
     await h.sign_in("alice")
     offset = 301.0
@@ -104,15 +105,23 @@ async def test_sign_out_during_a_refresh_stays_signed_out(
             f"{APP_ORIGIN}/token", params={"resource": SHOPPING, "raw": "1"}
         )
 
+    async def sign_out() -> None:
+        results["sign_out"] = await h.client.get(
+            f"{APP_ORIGIN}{h.config.sign_out_path}", headers={"sec-fetch-site": "same-origin"}
+        )
+
+    session = await h.middleware.core.backend.load(browser_cookies(h.client))
+    assert session is not None
     async with anyio.create_task_group() as tg:
         tg.start_soon(refresh)
         with anyio.fail_after(15):
             await transport.held.wait()
-        signed_out = await h.client.get(
-            f"{APP_ORIGIN}{h.config.sign_out_path}", headers={"sec-fetch-site": "same-origin"}
-        )
-        assert signed_out.status_code in (302, 303)
+        tg.start_soon(sign_out)
+        with anyio.fail_after(15):  # the sign-out has left its marker: now the refresh answers
+            while not await h.middleware.core.tokens.is_ended(session.id):  # noqa: ASYNC110 - the app writes it
+                await anyio.sleep(0.01)
         transport.release.set()
+    assert results["sign_out"].status_code in (302, 303)
     late = results["token"]
     assert late.status_code == 401, late.text
     assert all("Max-Age=0" in value for value in late.headers.get_list("set-cookie")), late.headers
