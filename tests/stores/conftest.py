@@ -64,3 +64,13 @@ def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sentine
         yield fleet
     finally:
         fleet.stop()
+
+
+@pytest.fixture
+async def short_tokens(provider: OidcTestProvider) -> AsyncIterator[None]:
+    """Access tokens start at 2 s at the provider: served processes' clocks are not ours to shift."""
+    await provider.set_ttl(AccessToken=2)
+    try:
+        yield
+    finally:
+        await provider.reset_ttl()

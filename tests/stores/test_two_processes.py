@@ -34,23 +34,13 @@ class Pair:
         return iter((self.a, self.b))
 
 
-@pytest.fixture
-async def short_tokens(provider: OidcTestProvider) -> AsyncIterator[None]:
-    """Access tokens start at 2 s at the provider: the processes' clocks are not ours to shift."""
-    await provider.set_ttl(AccessToken=2)
-    try:
-        yield
-    finally:
-        await provider.reset_ttl()
-
-
 @pytest.fixture(params=["redis", "postgres"])
 async def pair(provider: OidcTestProvider, request: pytest.FixtureRequest) -> AsyncIterator[Pair]:
     """The same app in two uvicorn processes, one client registration, one Redis prefix
     (or one PostgreSQL table)."""
     ports = free_port(), free_port()
     registration = await register_app(provider, *(f"http://127.0.0.1:{port}" for port in ports), prefix="two")
-    env = registration.env()
+    env = {**registration.env(), "PYTHONPATH": str(HERE.parent)}  # the app imports tests/support
     if request.param == "postgres":
         env |= {
             "POSTGRES_DSN": request.getfixturevalue("postgres_dsn"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -22,16 +22,8 @@ pytestmark = pytest.mark.anyio
 HERE = Path(__file__).resolve().parent
 RESOURCE = "https://shopping.example.com/api"  # workers_app.RESOURCE
 STORM = 60
-
-
-@pytest.fixture
-async def short_tokens(provider: OidcTestProvider) -> AsyncIterator[None]:
-    """Access tokens start at 2 s at the provider: the processes' clocks are not ours to shift."""
-    await provider.set_ttl(AccessToken=2)
-    try:
-        yield
-    finally:
-        await provider.reset_ttl()
+#: The served app imports its routes from tests/support.
+APP_PATH = {"PYTHONPATH": str(HERE.parent)}
 
 
 @contextmanager
@@ -45,7 +37,7 @@ def workers(
                 run_uvicorn(
                     "workers_app:app",
                     port=port,
-                    env={**env, "COORDINATION": coordination[i] if coordination else ""},
+                    env={**env, **APP_PATH, "COORDINATION": coordination[i] if coordination else ""},
                     app_dir=HERE,
                 )
             )
