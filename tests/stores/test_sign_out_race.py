@@ -8,15 +8,18 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import parse_qs
 
 import anyio
 import httpx
 import pytest
+from starlette.types import Receive, Scope, Send
 
-from logto_asgi import MemoryStore, PostgresStore
+from logto_asgi import MemoryStore, PostgresStore, SessionStore
 from logto_asgi.sessions.redis import RedisStore
 from support.app import APP_ORIGIN, SHOPPING, Harness, browser_cookies, make_harness
 from support.provider import OidcTestProvider
+from support.server import serve
 
 pytestmark = pytest.mark.anyio
 
@@ -48,6 +51,15 @@ class HeldRefresh(httpx.AsyncBaseTransport):
         await self._real.aclose()
 
 
+def server_store(request: pytest.FixtureRequest, kind: str) -> SessionStore:
+    """A fresh server-side store of ``kind`` (its own keys or table)."""
+    if kind == "memory":
+        return MemoryStore()
+    if kind == "postgres":
+        return PostgresStore(request.getfixturevalue("postgres_dsn"), table=f"race_{uuid.uuid4().hex[:8]}")
+    return RedisStore(request.getfixturevalue("redis_url"), prefix=f"race-{uuid.uuid4().hex[:8]}:")
+
+
 @pytest.fixture(params=["cookie", "memory", "redis", "postgres"])
 async def harness(
     request: pytest.FixtureRequest, provider: OidcTestProvider
@@ -56,16 +68,8 @@ async def harness(
     transport = HeldRefresh()
     http = httpx.AsyncClient(transport=transport)
     options: dict[str, Any] = {"http_client": http}
-    if request.param == "memory":
-        options["store"] = MemoryStore()
-    elif request.param == "postgres":
-        options["store"] = PostgresStore(
-            request.getfixturevalue("postgres_dsn"), table=f"race_{uuid.uuid4().hex[:8]}"
-        )
-    elif request.param == "redis":
-        options["store"] = RedisStore(
-            request.getfixturevalue("redis_url"), prefix=f"race-{uuid.uuid4().hex[:8]}:"
-        )
+    if request.param != "cookie":
+        options["store"] = server_store(request, request.param)
     await provider.set_ttl(AccessToken=300)
     h = await make_harness(provider, **options)
     try:
@@ -129,3 +133,73 @@ async def test_sign_out_during_a_refresh_stays_signed_out(
     assert me.status_code == 401
     assert transport.issued, "the provider issued no refresh token"
     assert not await refresh_grant_works(provider, h, transport.issued[-1])
+
+
+class LogoutTokenCatcher:
+    """Stands at the back-channel logout URI registered at the provider: keeps the real
+    logout tokens the provider sends, so the test can deliver one when it chooses."""
+
+    def __init__(self) -> None:
+        self.tokens: list[str] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        self.tokens.extend(parse_qs(body.decode()).get("logout_token", []))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis", "postgres"])
+async def test_back_channel_logout_during_a_refresh_stays_signed_out(
+    provider: OidcTestProvider, request: pytest.FixtureRequest, kind: str
+) -> None:
+    """The provider's back-channel logout arrives while a refresh is in flight: the late
+    answer does not bring the session back, and the refresh token it brought is revoked."""
+    transport = HeldRefresh()
+    http = httpx.AsyncClient(transport=transport)
+    catcher = LogoutTokenCatcher()
+    with serve(catcher) as catcher_url:
+        h = await make_harness(
+            provider,
+            store=server_store(request, kind),
+            http_client=http,
+            backchannel_logout_path="/backchannel-logout",
+            register={"backchannel_logout_uri": f"{catcher_url}/bcl"},
+        )
+        await provider.set_ttl(AccessToken=30)
+        try:
+            await h.sign_in("alice")
+            # The cached tokens look expired; the logout token (exp a few minutes) does not.
+            h.middleware.core.clock = lambda: time.time() + 31
+            results: dict[str, httpx.Response] = {}
+
+            async def refresh() -> None:
+                results["token"] = await h.client.get(
+                    f"{APP_ORIGIN}/token", params={"resource": SHOPPING, "raw": "1"}
+                )
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(refresh)
+                with anyio.fail_after(15):
+                    await transport.held.wait()
+                await provider.backchannel_logout(sub="user-alice", client_id=h.config.app_id)
+                assert catcher.tokens, "the provider sent no logout token"
+                logout = await h.client.post(
+                    f"{APP_ORIGIN}/backchannel-logout", data={"logout_token": catcher.tokens[-1]}
+                )
+                assert logout.status_code == 200, logout.text
+                transport.release.set()
+            assert results["token"].status_code == 401, results["token"].text
+            assert (await h.client.get(f"{APP_ORIGIN}/me")).status_code == 401
+            assert transport.issued and not await refresh_grant_works(provider, h, transport.issued[-1])
+        finally:
+            await h.aclose()
+            await http.aclose()
+            await provider.reset_ttl()
