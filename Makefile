@@ -73,9 +73,9 @@ test: install
 	$(PY) -m pytest --cov=logto_asgi --cov-branch --cov-report=term $(PYTEST_ARGS) tests
 
 lint: install
-	$(VENV)/bin/ruff format --check src tests examples bench
-	$(VENV)/bin/ruff check src tests examples bench
-	MYPYPATH=src:tests $(VENV)/bin/mypy --strict --explicit-package-bases src tests bench
+	$(VENV)/bin/ruff format --check src tests examples bench tools
+	$(VENV)/bin/ruff check src tests examples bench tools
+	MYPYPATH=src:tests $(VENV)/bin/mypy --strict --explicit-package-bases src tests bench tools
 
 # Mutation testing: every security check must have a test that fails when it is weakened.
 mutants: $(PY_STAMP)
