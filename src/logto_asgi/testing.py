@@ -51,7 +51,7 @@ import httpx
 from joserfc import jwt
 from joserfc.jwk import ECKey, RSAKey
 
-from ._crypto import b64url_encode
+from ._crypto import b64url_decode, b64url_encode
 from ._http import CookieJar
 from .config import DEFAULT_SCOPES, LogtoConfig
 from .discovery import discovery_url, logto_issuer
@@ -59,7 +59,7 @@ from .errors import ConfigurationError
 from .sessions._backends import CookieBackend
 from .sessions.base import CachedToken, Session, token_key
 from .sessions.cookie import CookieStore
-from .tokens import ORGANIZATION_AUDIENCE, unverified_claims
+from .tokens import ORGANIZATION_AUDIENCE
 
 __all__ = ["TestIssuer", "signed_in_cookies"]
 
@@ -250,11 +250,17 @@ def signed_in_cookies(
 def _cached(token: str, now: int) -> CachedToken:
     expires_at, scope = float(now + 3600), ""
     if token.count(".") == 2:
-        payload = unverified_claims(token)
+        payload = _payload(token)
         if isinstance(payload.get("exp"), int):
             expires_at = float(payload["exp"])
         scope = str(payload.get("scope") or "")
     return CachedToken(token, expires_at, scope)
+
+
+def _payload(token: str) -> dict[str, Any]:
+    """The claims of a token this module's issuer signed (read, not verified: test data)."""
+    claims: dict[str, Any] = json.loads(b64url_decode(token.split(".")[1]))
+    return claims
 
 
 def _unsigned(claims: Mapping[str, Any]) -> str:

@@ -51,18 +51,6 @@ def read_header(token: str) -> dict[str, Any]:
     return header
 
 
-def unverified_claims(token: str) -> dict[str, Any]:
-    """The payload of a compact JWS, *not verified* — only for tokens we validated
-    ourselves earlier (e.g. reading our own session)."""
-    try:
-        claims = json.loads(b64url_decode(token.split(".")[1]))
-    except (IndexError, InvalidToken, ValueError) as exc:
-        raise _fail("format", "the token payload is not base64url JSON") from exc
-    if not isinstance(claims, dict):
-        raise _fail("format", "the token payload is not a JSON object")
-    return claims
-
-
 def _verified_payload(token: str, alg: str, keys: Iterable[Any]) -> bytes | None:
     """The payload of ``token`` if one of ``keys`` verifies it with ``alg``."""
     for key in keys:
