@@ -66,7 +66,7 @@ DEFAULT_TESTS = ("tests/unit", "tests/hostile")
 MODULE_TESTS: dict[str, tuple[str, ...]] = {
     "routes.py": (*DEFAULT_TESTS, "tests/flows", "tests/stores/test_backchannel_tokens.py"),
     "backchannel.py": (*DEFAULT_TESTS, "tests/stores/test_backchannel_tokens.py"),
-    "token_service.py": (*DEFAULT_TESTS, "tests/flows"),
+    "token_service.py": (*DEFAULT_TESTS, "tests/flows", "tests/stores/test_sign_out_race.py"),
     "_refresh.py": (
         *DEFAULT_TESTS,
         "tests/stores/test_refresh_race.py",

@@ -119,3 +119,13 @@ def test_b64url_round_trip(raw: bytes) -> None:
     encoded = b64url_encode(raw)
     assert "=" not in encoded and "+" not in encoded and "/" not in encoded
     assert b64url_decode(encoded) == raw
+
+
+@pytest.mark.parametrize("size", [0, 4, 8, 16], ids=lambda n: f"{n}-byte-iv")
+def test_jwe_with_an_iv_of_another_size_is_invalid_token(size: int) -> None:
+    """The IV must be 12 bytes; any other size is InvalidToken (never the cipher's ValueError)."""
+    codec = JweCodec([SECRET], "x")
+    parts = codec.encrypt(b"payload").split(".")
+    parts[2] = b64url_encode(b"\x01" * size)
+    with pytest.raises(InvalidToken):
+        codec.decrypt(".".join(parts))

@@ -190,3 +190,10 @@ def test_missing_expires_in_means_an_hour() -> None:
     body = token_body()
     del body["expires_in"]
     assert parse_token_response(body, now=NOW).expires_at == NOW + 3600
+
+
+@pytest.mark.parametrize("access_token", ["", None, 42], ids=["empty", "missing", "not-a-string"])
+def test_token_response_without_a_usable_access_token_is_refused(access_token: Any) -> None:
+    """An empty, missing or non-string access_token is a ProviderError."""
+    with pytest.raises(ProviderError, match="access_token"):
+        parse_token_response(token_body(access_token=access_token), now=NOW)

@@ -23,6 +23,7 @@ from logto_asgi.tokens import (
     check_id_token,
     check_issuer,
     check_logout_token,
+    organization_audience,
     read_header,
     verify_signature,
 )
@@ -348,3 +349,46 @@ def test_allowlist_holds_asymmetric_algorithms_only() -> None:
     assert ALLOWED_ALGORITHMS
     for alg in ALLOWED_ALGORITHMS:
         assert alg.lower() != "none" and not alg.upper().startswith("HS"), alg
+
+
+ORG_AUDIENCE = "urn:logto:organization:org-1"
+
+
+def test_an_organization_token_passes_only_where_organization_tokens_are_accepted() -> None:
+    """aud = urn:logto:organization:<id>: refused for an API audience alone, accepted with
+    organization_tokens=True (also when no API audience is configured)."""
+    claims = access_claims(aud=ORG_AUDIENCE)
+    with pytest.raises(TokenValidationError) as refusal:
+        check_access_token(claims, issuer=ISSUER, audience=API, now=NOW, leeway=LEEWAY)
+    assert refusal.value.check == "aud"
+    check_access_token(claims, issuer=ISSUER, audience=API, now=NOW, leeway=LEEWAY, organization_tokens=True)
+    check_access_token(claims, issuer=ISSUER, audience=(), now=NOW, leeway=LEEWAY, organization_tokens=True)
+
+
+@pytest.mark.parametrize(
+    "aud",
+    [
+        "urn:logto:organization:",
+        "urn:logto:organisation:org-1",
+        "https://api.a.test/urn:logto:organization:x",
+    ],
+    ids=["empty-id", "misspelt-prefix", "prefix-not-at-the-start"],
+)
+def test_what_is_not_an_organization_audience_is_refused(aud: str) -> None:
+    """An empty organization id or a look-alike is no organization token, even where those are accepted."""
+    assert organization_audience(aud) is None
+    with pytest.raises(TokenValidationError) as refusal:
+        check_access_token(
+            access_claims(aud=aud),
+            issuer=ISSUER,
+            audience=API,
+            now=NOW,
+            leeway=LEEWAY,
+            organization_tokens=True,
+        )
+    assert refusal.value.check == "aud"
+
+
+def test_organization_audience_gives_the_id() -> None:
+    """The id after the prefix, as sent."""
+    assert organization_audience(ORG_AUDIENCE) == "org-1"
