@@ -17,6 +17,7 @@ nothing: a waiting caller then starts its own attempt, since it was never cancel
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -26,13 +27,15 @@ import anyio
 
 from ._cache import ExpiringCache
 from ._crypto import InvalidToken, JweCodec, fingerprint
-from .errors import ProviderTimeout
+from .errors import LogtoError, ProviderTimeout
 from .sessions._ops import StoreOps
 from .sessions.base import Session
 
 #: How long a refresh result stays reusable by requests still carrying the spent token:
 #: long enough for a browser's parallel requests and a response whose Set-Cookie came late;
 #: a result is reused only while the token it was asked for is still valid anyway.
+logger = logging.getLogger("logto_asgi")
+
 RESULT_TTL = 120.0
 #: How long sign-out waits for a refresh in flight, to revoke its newest token.
 SETTLE_TIMEOUT = 5.0
@@ -194,20 +197,41 @@ class SharedRefreshCoordinator(RefreshCoordinator):
             if done is not None and _reusable(done, refresh_token, usable):
                 return done
             token = secrets.token_urlsafe(16).encode()
-            if await self._ops.add(lock_key, token, self.LOCK_TTL):
+            if await self._take_lock(lock_key, token):
                 try:
                     return await self._grant_locked(result_key, refresh_token, grant, usable)
                 finally:
-                    await self._ops.delete_if(lock_key, token)
+                    await self._release(lock_key, token)
             if self._clock() > deadline:
                 raise ProviderTimeout("another instance's token refresh did not finish in time")
             await anyio.sleep(self.POLL_INTERVAL)
+
+    async def _take_lock(self, lock_key: str, token: bytes) -> bool:
+        try:
+            return await self._ops.add(lock_key, token, self.LOCK_TTL)
+        except LogtoError:
+            # The lock may have been stored all the same (an unacknowledged write): free it.
+            await self._release(lock_key, token)
+            raise
+
+    async def _release(self, lock_key: str, token: bytes) -> None:
+        """Release our lock, best effort: a store that fails now must not cost a grant that
+        already succeeded (the lock expires after ``LOCK_TTL`` anyway)."""
+        try:
+            await self._ops.delete_if(lock_key, token)
+        except LogtoError as exc:
+            logger.warning("could not release a refresh lock: %s", exc.description)
 
     async def _grant_locked(self, result_key: str, spent: str, grant: Grant, usable: Usable) -> Session:
         done = await self._read(result_key)
         if done is not None and _reusable(done, spent, usable):
             return done
         session = await grant()
+        # The provider has rotated the token: from here on nothing may lose this session.
+        # Sharing it with other processes is best effort; this process keeps it anyway.
         sealed = self._codec.encrypt(session.to_json()).encode("ascii")
-        await self._ops.set(result_key, sealed, self._ttl)
+        try:
+            await self._ops.set(result_key, sealed, self._ttl)
+        except LogtoError as exc:
+            logger.warning("could not share a refresh result: %s", exc.description)
         return session

@@ -116,7 +116,7 @@ class _SessionWriteBack:
         if ctx.ended or session is None:
             return await core.backend.delete(session, self._cookies, secure=secure)
         if ctx.changed or self._renew:
-            if await core.tokens.is_ended(session.id):
+            if await core.tokens.ended_if_known(session.id):
                 # Signed out (here or on another process) while this request ran.
                 return await core.backend.delete(None, self._cookies, secure=secure)
             # A concurrent request may have refreshed since this one read the session: save

@@ -92,6 +92,16 @@ class TokenService:
         """Whether sign-out or back-channel logout ended the session."""
         return await self._shared.get(_ended_key(session_id)) is not None
 
+    async def ended_if_known(self, session_id: str) -> bool:
+        """``is_ended``, where a store failure counts as "not ended": for the moments after
+        the provider rotated a token, when losing the new token is the worse outcome (a
+        sign-out during the outage failed with 503 itself, so nothing was ended)."""
+        try:
+            return await self.is_ended(session_id)
+        except LogtoError as exc:
+            logger.warning("could not check for a sign-out after a refresh: %s", exc.description)
+            return False
+
     # ID tokens and sessions -----------------------------------------------------------
 
     async def validate_id_token(
@@ -166,7 +176,7 @@ class TokenService:
             except AuthorizationError as exc:
                 raise grant_error(exc, resource, organization_id) from exc
             fresh = await self._refreshed(session, body, key)
-            if await self.is_ended(session.id):
+            if await self.ended_if_known(session.id):
                 # Signed out while the grant was in flight: the new token must not survive.
                 if fresh.refresh_token and fresh.refresh_token != refresh_token:
                     await self.revoke(fresh.refresh_token)
