@@ -172,11 +172,22 @@ def _target_names(node: ast.Assign | ast.AnnAssign) -> list[str]:
     return [target.id for target in targets if isinstance(target, ast.Name)]
 
 
+#: Tuning durations (cache lifetimes, polls, waits): one second more is not a weakened
+#: check, and no test should pin it. Security windows that are checks stay mutated.
+_DURATION = re.compile(r"(_TTL|_TIMEOUT|_INTERVAL|_MEMORY|_POLL)$")
+_SECURITY_WINDOWS = frozenset({"TRANSACTION_TTL"})
+
+
+def _is_limit(name: str) -> bool:
+    return name.isupper() and (name in _SECURITY_WINDOWS or not _DURATION.search(name))
+
+
 def _limit_context(node: ast.AST) -> ast.AST | None:
-    """Numbers are mutated inside comparisons and UPPER_CASE constants only (limits, TTLs)."""
+    """Numbers are mutated inside comparisons and in UPPER_CASE limit constants only
+    (not tuning durations: see ``_DURATION``)."""
     if isinstance(node, ast.Compare):
         return node
-    if isinstance(node, ast.Assign | ast.AnnAssign) and any(n.isupper() for n in _target_names(node)):
+    if isinstance(node, ast.Assign | ast.AnnAssign) and any(_is_limit(n) for n in _target_names(node)):
         return node
     return None
 

@@ -9,6 +9,7 @@ import base64
 import hashlib
 import re
 import secrets
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +31,8 @@ FIRST_SCREENS = (
 )
 _DIRECT_SIGN_IN = re.compile(r"(social|sso):[A-Za-z0-9._-]{1,128}")
 _MAX_RETURN_TO = 2048
-_ASCII_PRINTABLE = "".join(map(chr, range(0x21, 0x7F)))
+#: Kept as is when percent-encoding a non-ASCII return_to: every printable ASCII but space.
+_ASCII_PRINTABLE = string.ascii_letters + string.digits + string.punctuation
 
 
 def pkce_challenge(verifier: str) -> str:

@@ -188,9 +188,9 @@ class AuthRoutes:
         """Wait (bounded) for the first request of a callback to finish; its session."""
         shared = self.core.shared
         with anyio.move_on_after(self.core.config.http_timeout + 5):
-            while (value := await shared.get(claim)) == _PENDING:  # noqa: ASYNC110 - another process writes it
+            while (value := await shared.get(claim) or b"") == _PENDING:  # noqa: ASYNC110 - another process writes it
                 await anyio.sleep(CALLBACK_POLL)
-            if value is not None and value.startswith(_DONE):
+            if value.startswith(_DONE):
                 try:
                     return Session.from_json(self.core.records.decrypt(value[len(_DONE) :].decode("ascii")))
                 except (InvalidToken, ValueError, UnicodeDecodeError):

@@ -289,3 +289,14 @@ def test_configuration_is_checked_at_construction() -> None:
     with pytest.raises(ConfigurationError, match="leeway"):
         BearerAuthMiddleware(app, endpoint="https://logto.test", audience=SHOPPING, leeway=-1)
     assert BearerAuthMiddleware(app, endpoint="https://logto.test", organization_tokens=True).audiences == ()
+
+
+@pytest.mark.parametrize(("leeway", "accepted"), [(0, True), (600, True), (600.5, False), (-0.1, False)])
+def test_leeway_is_bounded_to_ten_minutes(leeway: float, accepted: bool) -> None:
+    """The allowed clock skew is 0 to 600 seconds, both ends included."""
+    app = tiny_app()
+    if accepted:
+        assert BearerAuthMiddleware(app, endpoint="https://logto.test", audience=SHOPPING, leeway=leeway)
+    else:
+        with pytest.raises(ConfigurationError, match="leeway"):
+            BearerAuthMiddleware(app, endpoint="https://logto.test", audience=SHOPPING, leeway=leeway)

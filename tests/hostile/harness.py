@@ -25,10 +25,13 @@ from logto_asgi import LogtoConfig, LogtoMiddleware
 from support.app import APP_ORIGIN, build_app, cookie_names
 from support.faults import FaultyTransport
 
-#: The middleware's HTTP timeout towards the provider. Short, so a timeout test waits
-#: 50 ms, not a second: loopback answers come in a few milliseconds. The hostile
-#: provider's "slow" fault (``SLOW_SECONDS``) answers just after it.
+#: The middleware's HTTP timeout towards the provider while a "slow" fault is on. Short, so
+#: a timeout test waits 50 ms, not a second; the hostile provider's "slow" fault
+#: (``SLOW_SECONDS``) answers just after it.
 TIMEOUT = 0.05
+#: The timeout otherwise: generous, so a loaded machine never turns a normal answer into
+#: a timeout (which would make tests flaky and let mutants look killed).
+NORMAL_TIMEOUT = 5.0
 API = "https://api.hostile.test"
 _SESSION_COOKIE = re.compile(r"^logto(\.\d+)?$")
 
@@ -39,13 +42,20 @@ _TLS = ssl.create_default_context()
 
 
 class LoopbackFaultyTransport(FaultyTransport):
-    """``FaultyTransport`` on the shared TLS context."""
+    """``FaultyTransport`` on the shared TLS context; the short ``TIMEOUT`` applies only
+    while the hostile provider has a "slow" fault on."""
 
-    def __init__(self) -> None:
+    def __init__(self, provider: HostileProvider) -> None:
         self._real = httpx.AsyncHTTPTransport(verify=_TLS)
         self.fault: Callable[[httpx.Request], httpx.Response] | None = None
         self.fault_path = ""
         self.requests: list[httpx.Request] = []
+        self._provider = provider
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if "slow" in self._provider.faults.values():
+            request.extensions["timeout"] = dict.fromkeys(("connect", "read", "write", "pool"), TIMEOUT)
+        return await super().handle_async_request(request)
 
 
 def browser(app: ASGIApp) -> httpx.AsyncClient:
@@ -96,8 +106,8 @@ class HostileHarness:
 def make_hostile_harness(
     provider: HostileProvider, *, app: ASGIApp | None = None, **overrides: Any
 ) -> HostileHarness:
-    transport = LoopbackFaultyTransport()
-    http = httpx.AsyncClient(transport=transport, timeout=TIMEOUT, follow_redirects=False)
+    transport = LoopbackFaultyTransport(provider)
+    http = httpx.AsyncClient(transport=transport, timeout=NORMAL_TIMEOUT, follow_redirects=False)
     options: dict[str, Any] = {
         "endpoint": provider.url,
         "app_id": CLIENT_ID,

@@ -17,9 +17,11 @@ from typing import Any
 import httpx
 import pytest
 from starlette.applications import Starlette
+from starlette.types import Message
 
 from logto_asgi import LogtoConfig, LogtoMiddleware, MemoryStore, SessionStore
-from logto_asgi.backchannel import index_session
+from logto_asgi._crypto import fingerprint
+from logto_asgi.backchannel import MAX_BODY, index_session
 from logto_asgi.core import LogtoCore
 from logto_asgi.sessions.base import Session
 from logto_asgi.tokens import BACKCHANNEL_EVENT
@@ -72,6 +74,7 @@ class BrokenStore:
 @dataclass
 class Rig:
     core: LogtoCore
+    app: LogtoMiddleware
     client: httpx.AsyncClient
     cookies: dict[str, str]  # session sid → its cookie value
 
@@ -115,7 +118,7 @@ async def make_rig(store: SessionStore) -> AsyncIterator[Rig]:
                 cookies[sid] = header.decode().split(";")[0].split("=", 1)[1]
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://app.test") as client:
-            yield Rig(core, client, cookies)
+            yield Rig(core, app, client, cookies)
 
 
 @pytest.fixture
@@ -229,3 +232,70 @@ async def test_a_store_error_midway_answers_503_and_the_retry_succeeds() -> None
         assert retry.status_code == 200, retry.text
         assert await rig.alive() == {"sid-c"}
         assert (await rig.post(token)).status_code == 400  # now it is remembered
+
+
+async def test_a_token_with_an_empty_sid_ends_the_sessions_of_its_sub(rig: Rig) -> None:
+    """sid "" names no session: the token's sub does, and all of that user's sessions end."""
+    response = await rig.post(SIGNER.sign(logout_claims(sid="")))
+    assert response.status_code == 200
+    assert await rig.alive() == {"sid-c"}
+
+
+async def test_a_session_with_an_empty_sid_is_indexed_by_its_sub_only(rig: Rig) -> None:
+    """A session whose ID token has sid "" (or sub "") is not filed under the empty value."""
+    now = int(time.time())
+    session = Session("unused", {"sub": "user-3", "sid": ""}, None, "openid", now, now, now + 3600)
+    await index_session(rig.core, session)
+    server = rig.core.server_sessions
+    assert server is not None
+    assert await server.ops.get(f"bcl-sid:{fingerprint('')}") is None
+    assert await server.ops.set_pop_all(f"bcl-sub:{fingerprint('user-3')}") == [session.id]
+    nameless = Session("unused", {"sub": "", "sid": "sid-z"}, None, "openid", now, now, now + 3600)
+    await index_session(rig.core, nameless)
+    assert await server.ops.get(f"bcl-sub:{fingerprint('')}") is None
+
+
+def padded_form(token: str, size: int) -> bytes:
+    """A form body of exactly ``size`` bytes carrying ``token``."""
+    body = f"logout_token={token}&pad=".encode()
+    return body + b"x" * (size - len(body))
+
+
+@pytest.mark.parametrize(("size", "read"), [(MAX_BODY, True), (MAX_BODY + 1, False)])
+async def test_the_body_limit_is_exact(rig: Rig, size: int, read: bool) -> None:
+    """A body of MAX_BODY bytes is read; one byte more is refused unread."""
+    response = await rig.client.post(
+        PATH,
+        content=padded_form(SIGNER.sign(logout_claims()), size),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == (200 if read else 400), response.text
+    assert await rig.alive() == ({"sid-b", "sid-c"} if read else {"sid-a", "sid-b", "sid-c"})
+
+
+async def test_a_body_sent_in_chunks_is_read_whole(rig: Rig) -> None:
+    """The form may arrive in several ASGI messages: all of them are read."""
+    body = f"logout_token={SIGNER.sign(logout_claims())}".encode()
+    chunks = [body[:10], body[10:], b""]
+    messages = [
+        {"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1}
+        for i, chunk in enumerate(chunks)
+    ]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": PATH,
+        "headers": [(b"content-type", b"application/x-www-form-urlencoded")],
+        "query_string": b"",
+    }
+    await rig.app(scope, receive, send)
+    assert sent[0]["status"] == 200
+    assert await rig.alive() == {"sid-b", "sid-c"}

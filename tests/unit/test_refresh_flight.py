@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import anyio
 import pytest
 
-from logto_asgi._refresh import RefreshCoordinator
-from logto_asgi.errors import ProviderUnavailable
+from logto_asgi import MemoryStore
+from logto_asgi._crypto import JweCodec, fingerprint
+from logto_asgi._refresh import RefreshCoordinator, SharedRefreshCoordinator
+from logto_asgi.errors import ProviderTimeout, ProviderUnavailable
+from logto_asgi.sessions._ops import StoreOps
 from logto_asgi.sessions.base import Session
 
 pytestmark = pytest.mark.anyio
@@ -131,3 +137,33 @@ async def test_a_recent_result_is_reused_for_the_spent_token() -> None:
     again = await coordinator.refresh("rt-1", grant)
     assert grants == 1 and again == first
     assert (await coordinator.latest(session("rt-1"))).refresh_token == "rt-2"
+
+
+def shared(clock: Callable[[], float] = time.time) -> tuple[SharedRefreshCoordinator, StoreOps]:
+    ops = StoreOps(MemoryStore())
+    return SharedRefreshCoordinator(ops, JweCodec(["s" * 32], "refresh result"), clock=clock), ops
+
+
+async def test_settling_without_a_refresh_in_flight_does_not_wait() -> None:
+    """Sign-out asks for the newest session: with no lock held anywhere it answers at once."""
+    coordinator, _ = shared()
+    with anyio.fail_after(2):  # SETTLE_TIMEOUT is 5 s: waiting for nothing would trip this
+        assert (await coordinator.settled(session("rt-1"))).refresh_token == "rt-1"
+
+
+async def test_a_lock_held_elsewhere_for_too_long_is_a_timeout_not_a_second_grant() -> None:
+    """Another process holds the refresh lock and never finishes: after the deadline the
+    caller gets ProviderTimeout (503) and no grant of its own."""
+    ticks = iter(range(0, 10_000, 10))
+    coordinator, ops = shared(clock=lambda: float(next(ticks)))
+    await ops.add(f"refresh-lock:{fingerprint('rt-1')}", b"someone-else", 3600)
+    grants = 0
+
+    async def grant() -> Session:
+        nonlocal grants
+        grants += 1
+        return session("rt-2")
+
+    with anyio.fail_after(5), pytest.raises(ProviderTimeout):
+        await coordinator.refresh("rt-1", grant)
+    assert grants == 0
