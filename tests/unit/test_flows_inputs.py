@@ -197,3 +197,11 @@ def test_token_response_without_a_usable_access_token_is_refused(access_token: A
     """An empty, missing or non-string access_token is a ProviderError."""
     with pytest.raises(ProviderError, match="access_token"):
         parse_token_response(token_body(access_token=access_token), now=NOW)
+
+
+@pytest.mark.parametrize("field", ["scope", "id_token", "refresh_token"])
+@pytest.mark.parametrize("value", [42, ["a"], {"a": 1}, True], ids=["number", "list", "object", "boolean"])
+def test_token_response_optional_fields_must_be_strings(field: str, value: Any) -> None:
+    """scope, id_token and refresh_token, when present, are strings or a ProviderError."""
+    with pytest.raises(ProviderError, match=field):
+        parse_token_response(token_body(**{field: value}), now=NOW)
