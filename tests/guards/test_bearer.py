@@ -17,7 +17,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp
 
-from logto_asgi import BearerAuthMiddleware, ConfigurationError, LogtoContext, requires_auth
+from logto_asgi import (
+    AccessDenied,
+    AccessTokenClaims,
+    BearerAuthMiddleware,
+    ConfigurationError,
+    LogtoContext,
+    requires_auth,
+)
 from logto_asgi.bearer import BearerContext
 from logto_asgi.guards import AuthContext
 from logto_asgi.testing import TestIssuer
@@ -300,3 +307,11 @@ def test_leeway_is_bounded_to_ten_minutes(leeway: float, accepted: bool) -> None
     else:
         with pytest.raises(ConfigurationError, match="leeway"):
             BearerAuthMiddleware(app, endpoint="https://logto.test", audience=SHOPPING, leeway=leeway)
+
+
+async def test_a_token_for_another_resource_grants_no_scopes_there() -> None:
+    """BearerContext.granted_scopes for a resource the token is not meant for is AccessDenied."""
+    ctx = BearerContext(AccessTokenClaims({"sub": "u", "aud": "https://a.test", "scope": "read"}), "t")
+    assert await ctx.granted_scopes("https://a.test") == {"read"}
+    with pytest.raises(AccessDenied):
+        await ctx.granted_scopes("https://b.test")

@@ -299,3 +299,22 @@ async def test_a_body_sent_in_chunks_is_read_whole(rig: Rig) -> None:
     await rig.app(scope, receive, send)
     assert sent[0]["status"] == 200
     assert await rig.alive() == {"sid-b", "sid-c"}
+
+
+def test_the_body_limit_is_64_kib() -> None:
+    """Logout tokens are small: a form body over 64 KiB is refused unread."""
+    assert MAX_BODY == 64 * 1024
+
+
+async def test_without_back_channel_logout_nothing_is_indexed() -> None:
+    """A server-side store without backchannel_logout_path keeps no sid/sub index."""
+    store = MemoryStore()
+    config = LogtoConfig(
+        endpoint="https://id.example.com", app_id=CLIENT_ID, cookie_secret="c" * 32, store=store
+    )
+    core = LogtoMiddleware(Starlette(), config=config).core
+    now = int(time.time())
+    await index_session(
+        core, Session("unused", {"sub": "user-1", "sid": "sid-a"}, None, "openid", now, now, now + 60)
+    )
+    assert len(store) == 0

@@ -167,3 +167,13 @@ async def test_a_lock_held_elsewhere_for_too_long_is_a_timeout_not_a_second_gran
     with anyio.fail_after(5), pytest.raises(ProviderTimeout):
         await coordinator.refresh("rt-1", grant)
     assert grants == 0
+
+
+async def test_another_processs_result_is_found_through_the_store() -> None:
+    """A process that never saw the refresh finds its result in the shared store: a request
+    with the pre-refresh session saves the successor, never the spent token."""
+    coordinator, ops = shared()
+    codec = JweCodec(["s" * 32], "refresh result")
+    successor = session("rt-2")
+    await ops.set(f"refresh:{fingerprint('rt-1')}", codec.encrypt(successor.to_json()).encode("ascii"), 60)
+    assert (await coordinator.latest(session("rt-1"))).refresh_token == "rt-2"
