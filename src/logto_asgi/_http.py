@@ -7,6 +7,8 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .errors import InvalidRequest
+
 NO_STORE: list[tuple[bytes, bytes]] = [
     (b"cache-control", b"no-store"),
     (b"pragma", b"no-cache"),
@@ -40,11 +42,19 @@ def request_cookies(scope: Scope) -> dict[str, str]:
     return parse_cookies("; ".join(values)) if values else {}
 
 
+MAX_QUERY_FIELDS = 64
+
+
 def query_params(scope: Scope) -> dict[str, str]:
-    """First value of each query parameter (a repeated parameter cannot override one)."""
+    """First value of each query parameter (a repeated parameter cannot override one);
+    ``InvalidRequest`` for more than ``MAX_QUERY_FIELDS`` of them."""
     raw = scope.get("query_string", b"").decode("latin-1")
     params: dict[str, str] = {}
-    for key, value in parse_qsl(raw, keep_blank_values=True, max_num_fields=64):
+    try:
+        fields = parse_qsl(raw, keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS)
+    except ValueError:  # "Max number of fields exceeded"
+        raise InvalidRequest(f"the query has more than {MAX_QUERY_FIELDS} parameters") from None
+    for key, value in fields:
         params.setdefault(key, value)
     return params
 

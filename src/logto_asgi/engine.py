@@ -174,13 +174,30 @@ class Engine:
         """An action route, lifespan, or a scope type we pass straight through."""
         kind = scope["type"]
         if kind == "http":
-            await self._routes[scope["path"]](scope, receive, send)
+            await self._serve_route(scope, receive, send)
         elif kind == "lifespan":
             await run_lifespan(
                 self.app, scope, receive, send, on_startup=self._on_startup, on_shutdown=self._on_shutdown
             )
         else:
             await self.app(scope, receive, send)
+
+    async def _serve_route(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """An action route inside the boundary: a ``LogtoError`` it did not answer itself
+        (a malformed query) is a clear error page, never a traceback."""
+        started = False
+
+        def send_wrapper(message: Message) -> Awaitable[None]:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            return send(message)
+
+        try:
+            await self._routes[scope["path"]](scope, receive, send_wrapper)
+        except LogtoError as exc:
+            if started:
+                raise
+            await send_error(scope, send, exc, renderer=self._renderer)
 
     async def _serve_http(
         self, scope: Scope, receive: Receive, send: Send, write_back: WriteBack | None

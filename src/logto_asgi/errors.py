@@ -15,6 +15,7 @@ __all__ = [
     "AuthorizationError",
     "ConfigurationError",
     "InsufficientScope",
+    "InvalidRequest",
     "LogtoError",
     "NotAuthenticated",
     "ProviderError",
@@ -88,6 +89,14 @@ class AuthorizationError(LogtoError):
     def __init__(self, description: str, *, provider_error: str = "") -> None:
         super().__init__(description)
         self.provider_error = provider_error
+
+
+class InvalidRequest(LogtoError):
+    """The request to one of the middleware's routes is malformed (too many query
+    parameters, a bad form body…)."""
+
+    error = "invalid_request"
+    status_code = 400
 
 
 class TransactionError(LogtoError):

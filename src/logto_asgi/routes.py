@@ -8,13 +8,13 @@ from collections.abc import Mapping
 import anyio
 from starlette.types import Receive, Scope, Send
 
-from . import flows
+from . import callback_checks, flows
 from ._crypto import InvalidToken, fingerprint
 from ._http import origin, query_params, redirect, request_cookies, send_response
 from .backchannel import backchannel_logout, index_session
 from .boundary import ErrorRenderer, render_error, send_error
 from .core import LogtoCore
-from .errors import AuthorizationError, LogtoError, TransactionError
+from .errors import LogtoError, TransactionError
 from .sessions.base import Session
 from .transaction import TRANSACTION_TTL, Taken, Transaction, TransactionCookies
 
@@ -122,7 +122,7 @@ class AuthRoutes:
             session = await self._sign_in_once(tx, _authorization_code(query), cookies)
             headers = await core.backend.save(session, cookies, now=core.clock(), secure=secure)
         except LogtoError as exc:
-            logger.warning("sign-in callback failed: %s (%r)", exc.error, exc.description)
+            logger.warning("sign-in callback failed: %s: %s", exc.error, exc.description)
             retry = (config.sign_in_path, "Sign in again")
             return await send_error(
                 scope, send, exc, headers=taken.clear, link=retry, renderer=self._renderer
@@ -135,13 +135,11 @@ class AuthRoutes:
     ) -> Transaction | None:
         """The callback's transaction; ``None`` for a stale callback of a browser that is
         signed in already; a ``LogtoError`` for everything else."""
-        if "error" in query:
-            code = query["error"][:64]
-            description = query.get("error_description", "")[:300]
-            raise AuthorizationError(
-                f"the provider did not sign you in: {code}" + (f" ({description})" if description else ""),
-                provider_error=code,
-            )
+        # The issuer first (RFC 9207 2.4): an error response is checked too.
+        callback_checks.check_issuer(query, await self.core.provider.metadata())
+        refusal = callback_checks.provider_refusal(query)
+        if refusal is not None:
+            raise refusal
         if not taken.found:
             backend = self.core.backend
             if backend.present(cookies) and await backend.load(cookies) is not None:

@@ -57,21 +57,27 @@ async def test_forged_transaction_cookie_is_400(harness: Harness) -> None:
     assert response.status_code == 400 and "invalid_transaction" in response.text
 
 
-async def test_provider_error_on_callback_is_a_clear_escaped_page(harness: Harness) -> None:
-    """error=access_denied shows the provider's description, HTML-escaped, with status 400."""
+async def test_provider_error_on_callback_is_a_fixed_message(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """error=access_denied: a 400 with our own words for the code; the provider's
+    description goes to the log only, and the transaction is cleared."""
     start = await harness.client.get(f"{APP_ORIGIN}/sign-in")
     state = httpx.URL(start.headers["location"]).params["state"]
-    response = await harness.client.get(
-        f"{APP_ORIGIN}/callback",
-        params={
-            "error": "access_denied",
-            "error_description": "<script>alert(1)</script> said no",
-            "state": state,
-        },
-    )
+    with caplog.at_level(logging.WARNING, logger="logto_asgi"):
+        response = await harness.client.get(
+            f"{APP_ORIGIN}/callback",
+            params={
+                "error": "access_denied",
+                "error_description": "Call +1 555 0100 to unlock your account",
+                "state": state,
+                "iss": harness.provider.issuer,
+            },
+        )
     assert response.status_code == 400
-    assert "access_denied" in response.text
-    assert "<script>" not in response.text and "&lt;script&gt;" in response.text
+    assert "cancelled or refused at the provider" in response.text
+    assert "555" not in response.text
+    assert "Call +1 555 0100" in caplog.text
     assert not [n for n in cookie_names(harness.client) if n.startswith("logto_tx.")]
 
 
@@ -79,7 +85,9 @@ async def test_forged_code_is_refused_by_the_provider_with_400(harness: Harness)
     """A valid state with a made-up code: the provider says invalid_grant, we answer 400."""
     start = await harness.client.get(f"{APP_ORIGIN}/sign-in")
     state = httpx.URL(start.headers["location"]).params["state"]
-    response = await harness.client.get(f"{APP_ORIGIN}/callback", params={"code": "made-up", "state": state})
+    response = await harness.client.get(
+        f"{APP_ORIGIN}/callback", params={"code": "made-up", "state": state, "iss": harness.provider.issuer}
+    )
     assert response.status_code == 400 and "invalid_grant" in response.text
     assert cookie_names(harness.client) == set()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 
 import httpx
 import pytest
@@ -106,9 +105,9 @@ async def test_provider_error_description_is_escaped(h: HostileHarness) -> None:
     response = await h.get("/callback", error=PAYLOAD, error_description=PAYLOAD, state=state)
     assert response.status_code == 400
     body = response.text
-    for raw in ("<img", "<script", '"><img', "alert('x')", "& done"):
+    for raw in ("<img", "<script", '"><img', "alert('x')", "& done", "onerror", "&lt;img"):
         assert raw not in body, body
-    assert html.escape(PAYLOAD[:64]) in body
+    assert "The provider did not sign you in." in body
 
 
 async def test_json_errors_are_valid_json(h: HostileHarness) -> None:
@@ -120,5 +119,5 @@ async def test_json_errors_are_valid_json(h: HostileHarness) -> None:
     )
     assert response.status_code == 400 and response.headers["content-type"] == "application/json"
     assert response.json()["error"] == "authorization_error"
-    assert PAYLOAD[:300] in response.json()["error_description"]
+    assert response.json()["error_description"] == "The sign-in was cancelled or refused at the provider."
     assert_no_store(response)

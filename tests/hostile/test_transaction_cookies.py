@@ -234,3 +234,31 @@ async def test_real_session_with_a_stale_callback_goes_on(h: HostileHarness) -> 
     assert_signed_in(await h.sign_in())
     response = await h.get("/callback", code="x", state="s" * 43)
     assert response.status_code == 303 and response.headers["location"] == "/"
+
+
+async def test_without_iss_support_a_present_iss_must_still_match(hostile_provider: HostileProvider) -> None:
+    """A provider that does not advertise RFC 9207 sends no ``iss``: accepted. One that is
+    present must still be the issuer, else a 400 before any code exchange."""
+    async with harness(hostile_provider) as h:
+        assert_signed_in(await h.sign_in())
+        start = await h.start()
+        authorize = await h.client.get(start.headers["location"])
+        query = dict(parse_qs(urlsplit(authorize.headers["location"]).query))
+        hostile_provider.counts.clear()
+        forged = {k: v[0] for k, v in query.items()} | {"iss": "http://evil.example/oidc"}
+        response = await h.get("/callback", **forged)
+        assert response.status_code == 400 and "invalid_transaction" in response.text
+        assert hostile_provider.counts["token"] == 0
+
+
+async def test_advertised_iss_support_makes_iss_required(hostile_provider: HostileProvider) -> None:
+    """Once the discovery document says ``authorization_response_iss_parameter_supported``,
+    a callback without ``iss`` is refused before the code exchange."""
+    async with harness(hostile_provider) as h:
+        hostile_provider.discovery = {"authorization_response_iss_parameter_supported": True}
+        start = await h.start()
+        authorize = await h.client.get(start.headers["location"])
+        query = {k: v[0] for k, v in parse_qs(urlsplit(authorize.headers["location"]).query).items()}
+        response = await h.get("/callback", **query)
+        assert response.status_code == 400 and "is missing" in response.text
+        assert hostile_provider.counts["token"] == 0

@@ -19,6 +19,7 @@ PUBLIC = [
     "IdTokenClaims",
     "InProcessCoordination",
     "InsufficientScope",
+    "InvalidRequest",
     "LogtoConfig",
     "LogtoContext",
     "LogtoError",
