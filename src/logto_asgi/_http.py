@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,23 +23,46 @@ def header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def parse_cookies(raw: str) -> dict[str, str]:
-    """Cookie header to dict; the first of duplicate names wins (most specific path)."""
-    cookies: dict[str, str] = {}
+class RequestCookies(dict[str, str]):
+    """A request's cookies by name (the first of duplicate names), and which names came
+    more than once: a sibling subdomain can set a cookie of the same name for the parent
+    domain, so a duplicated name of ours is ambiguous and must not be trusted."""
+
+    __slots__ = ("duplicates",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.duplicates: frozenset[str] = frozenset()
+
+
+def duplicated(cookies: Mapping[str, str], name: str) -> bool:
+    """Whether the request sent ``name`` more than once."""
+    return isinstance(cookies, RequestCookies) and name in cookies.duplicates
+
+
+def parse_cookies(raw: str) -> RequestCookies:
+    """Cookie header to dict; the first of duplicate names is kept (most specific path),
+    and the duplicated names are recorded."""
+    cookies = RequestCookies()
     if len(raw) > MAX_COOKIE_HEADER:
         return cookies
+    duplicates: set[str] = set()
     for part in raw.split(";"):
         name, sep, value = part.partition("=")
         if sep:
             name = name.strip()
-            if name and name not in cookies:
+            if name in cookies:
+                duplicates.add(name)
+            elif name:
                 cookies[name] = value.strip().strip('"')
+    if duplicates:
+        cookies.duplicates = frozenset(duplicates)
     return cookies
 
 
-def request_cookies(scope: Scope) -> dict[str, str]:
+def request_cookies(scope: Scope) -> RequestCookies:
     values = [v.decode("latin-1") for k, v in scope["headers"] if k == b"cookie"]
-    return parse_cookies("; ".join(values)) if values else {}
+    return parse_cookies("; ".join(values)) if values else RequestCookies()
 
 
 MAX_QUERY_FIELDS = 64

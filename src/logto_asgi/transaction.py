@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TypeGuard
 
 from ._crypto import InvalidToken, JweCodec
-from ._http import CookieJar
+from ._http import CookieJar, duplicated
 
 TRANSACTION_TTL = 600
 _STATE = re.compile(r"[A-Za-z0-9_-]{20,128}")
@@ -130,6 +130,8 @@ class TransactionCookies:
         if value is None:
             return Taken(None, [], found=False)
         clear = [self._jar.delete(name, secure=secure)]
+        if duplicated(cookies, name):  # another (sub)domain's cookie of the same name
+            return Taken(None, clear, found=True)
         try:
             return Taken(Transaction.decode(value, self._codec, state=state, now=now), clear, found=True)
         except InvalidToken:

@@ -161,5 +161,9 @@ def test_set_cookie_attributes() -> None:
 
 
 def test_cookie_header_parsing_first_duplicate_wins() -> None:
-    """Duplicate cookie names keep the first (most specific path); junk parts are skipped."""
-    assert parse_cookies('a=1; b="2"; a=3; junk; =x; c=') == {"a": "1", "b": "2", "c": ""}
+    """Duplicate cookie names keep the first (most specific path) and are recorded as
+    duplicates; junk parts are skipped."""
+    cookies = parse_cookies('a=1; b="2"; a=3; junk; =x; c=; b=4')
+    assert cookies == {"a": "1", "b": "2", "c": ""}
+    assert cookies.duplicates == {"a", "b"}
+    assert parse_cookies("a=1; c=2").duplicates == frozenset()

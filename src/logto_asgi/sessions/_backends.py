@@ -14,7 +14,7 @@ from typing import Protocol
 
 from .._cache import BoundedCache
 from .._crypto import InvalidToken, JweCodec, Signer, fingerprint
-from .._http import CookieJar
+from .._http import CookieJar, duplicated
 from ..config import LogtoConfig
 from ._ops import StoreOps
 from .base import Session, SessionStore
@@ -66,7 +66,12 @@ class CookieBackend:
         self._decoded: BoundedCache[str, Session] = BoundedCache(DECODED_CACHE_SIZE)
 
     def present(self, cookies: Mapping[str, str]) -> bool:
-        return self._name in cookies or self._first_chunk in cookies
+        # A stray chunk alone counts too: it is cleared like any unreadable set.
+        return (
+            self._name in cookies
+            or self._first_chunk in cookies
+            or bool(chunk_names_present(self._name, cookies))
+        )
 
     async def load(self, cookies: Mapping[str, str]) -> Session | None:
         value = join_chunks(self._name, cookies)
@@ -170,6 +175,8 @@ class StoreBackend:
 
     async def load(self, cookies: Mapping[str, str]) -> Session | None:
         value = cookies.get(self._name)
+        if duplicated(cookies, self._name):  # cookie tossing: no reading can be trusted
+            return None
         ids = self._ids_of(value) if value is not None else None
         if ids is None:
             return None

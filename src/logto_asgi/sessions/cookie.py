@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .._http import duplicated
 from ..errors import ConfigurationError
 
 __all__ = ["CookieStore"]
@@ -38,28 +39,40 @@ def split_chunks(value: str, size: int) -> list[str]:
     return [value[i : i + size] for i in range(0, len(value), size)] or [""]
 
 
-def join_chunks(name: str, cookies: Mapping[str, str]) -> str | None:
-    """The session value from ``name`` or from ``name.0``, ``name.1``…; ``None`` if absent.
+#: More chunks than any session we write (a hostile header cannot make us loop for long).
+MAX_CHUNKS = 50
 
-    A gap in the numbering ends the value; what is assembled is then rejected by the
-    decryption, so a missing chunk means "signed out", never a crash.
+
+def join_chunks(name: str, cookies: Mapping[str, str]) -> str | None:
+    """The session value from ``name`` or from ``name.0``, ``name.1``…; ``None`` when
+    there is none, or when the set is ambiguous.
+
+    Ambiguous — a sibling subdomain may have added cookies of these names for the parent
+    domain ("cookie tossing"), so no reading of it can be trusted: a name sent twice, the
+    single form and chunks together, a gap or a stray chunk in the numbering, numbers
+    written in another form (``name.01``), more than ``MAX_CHUNKS``. Chunks of different
+    sessions fail the decryption. Each of these reads as no session (and is cleared).
     """
-    first = cookies.get(f"{name}.0")
-    if first is None:
-        return cookies.get(name)
-    parts = [first]
-    index = 1
-    while (part := cookies.get(f"{name}.{index}")) is not None:
-        parts.append(part)
-        index += 1
-        if index > 50:  # a hostile header cannot make us loop for long
-            break
-    return "".join(parts)
+    names = chunk_names_present(name, cookies)
+    if not names or any(duplicated(cookies, each) for each in names):
+        return None
+    if names == [name]:
+        return cookies[name]
+    prefix = len(name) + 1
+    numbers = sorted(int(each[prefix:]) for each in names if each != name)
+    if len(numbers) != len(names) or numbers != list(range(len(numbers))) or len(numbers) > MAX_CHUNKS:
+        return None
+    if any(each != f"{name}.{int(each[prefix:])}" for each in names):
+        return None
+    return "".join(cookies[f"{name}.{index}"] for index in numbers)
 
 
 def chunk_names_present(name: str, cookies: Mapping[str, str]) -> list[str]:
     """Every cookie of ours in the request: the single one and any numbered chunk."""
     prefix = f"{name}."
     return [
-        key for key in cookies if key == name or (key.startswith(prefix) and key[len(prefix) :].isdigit())
+        key
+        for key in cookies
+        if key == name
+        or (key.startswith(prefix) and key[len(prefix) :].isdigit() and key[len(prefix) :].isascii())
     ]
