@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._http import add_headers, run_lifespan
 from .boundary import ErrorRenderer, refuse, render_error, send_error
+from .cache_headers import private_no_store, sets_cookie
 from .errors import LogtoError
 
 Headers = list[tuple[bytes, bytes]]
@@ -84,6 +85,11 @@ class WriteBack(Protocol):
         """The headers to add; called only when ``pending()``."""
         ...
 
+    def decorate(self, message: Message) -> None:
+        """Headers that need no I/O (``Vary: Cookie`` of a signed-in response), added to
+        the ``http.response.start`` message whatever ``pending()`` says."""
+        ...
+
 
 Found = WriteBack | None
 
@@ -117,6 +123,10 @@ class _AllWriteBacks:
             if write_back.pending():
                 headers.extend(await write_back.headers())
         return headers
+
+    def decorate(self, message: Message) -> None:
+        for write_back in self._all:
+            write_back.decorate(message)
 
 
 async def _authenticate(authenticator: Authenticator, scope: Scope) -> Found:
@@ -210,8 +220,10 @@ class Engine:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                if write_back is not None and write_back.pending():
-                    return _start_with_headers(message, write_back, send)
+                if write_back is not None:
+                    if write_back.pending():
+                        return _start_with_headers(message, write_back, send)
+                    write_back.decorate(message)
             return send(message)
 
         try:
@@ -228,5 +240,10 @@ class Engine:
 
 
 async def _start_with_headers(message: Message, write_back: WriteBack, send: Send) -> None:
-    add_headers(message, await write_back.headers())
+    extra = await write_back.headers()
+    add_headers(message, extra)
+    if sets_cookie(extra):
+        # A session cookie in a cached response would go to every later visitor.
+        private_no_store(message)
+    write_back.decorate(message)
     await send(message)

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
-from starlette.types import Scope
+from starlette.types import Message, Scope
 
 from ._cache import BoundedCache
 from ._http import parse_cookies
+from .cache_headers import vary_cookie
 from .context import LogtoContext
 from .core import LogtoCore
 from .engine import claim_identity, rank
@@ -93,6 +94,10 @@ class _SessionWriteBack:
         self._cookies = cookies
         self._stale = stale
         self._renew = renew
+
+    def decorate(self, message: Message) -> None:
+        if self._ctx.session is not None and self._core.config.vary_cookie:
+            vary_cookie(message)
 
     def pending(self) -> bool:
         # Most requests neither change nor end their session: nothing to write.
