@@ -2,16 +2,18 @@
 
 ``render_error`` is the default renderer (JSON for API clients, a small escaped HTML page
 otherwise; ``Cache-Control: no-store`` always; RFC 6750 ``WWW-Authenticate`` where it
-applies). ``ErrorBoundary`` runs an ASGI app and answers a ``LogtoError`` that escapes it
-before the response started. ``install_framework_handler`` registers the same rendering
-with frameworks that turn unknown exceptions into 500 pages before they reach us, through
-each framework's documented hook.
+applies; ``Retry-After`` when the error knows when a retry may succeed, as for a provider
+that failed a moment ago). ``ErrorBoundary`` runs an ASGI app and answers a
+``LogtoError`` that escapes it before the response started. ``install_framework_handler``
+registers the same rendering with frameworks that turn unknown exceptions into 500 pages
+before they reach us, through each framework's documented hook.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import math
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -82,6 +84,14 @@ def www_authenticate(exc: LogtoError) -> Headers:
     return []
 
 
+def retry_after(exc: LogtoError) -> Headers:
+    """``Retry-After`` in whole seconds (rounded up, at least 1) for an error that carries
+    ``retry_after``, such as a provider that failed a moment ago (RFC 9110 10.2.3)."""
+    if exc.retry_after is None:
+        return []
+    return [(b"retry-after", str(max(1, math.ceil(exc.retry_after))).encode())]
+
+
 def error_body(scope: Scope, exc: LogtoError, *, link: tuple[str, str] | None = None) -> tuple[bytes, bytes]:
     """A body and content type for ``exc``: JSON for API clients (and for rejected
     bearer tokens), else a small HTML page. Everything echoed is escaped."""
@@ -103,7 +113,8 @@ def error_body(scope: Scope, exc: LogtoError, *, link: tuple[str, str] | None = 
 def render_error(scope: Scope, exc: LogtoError, link: tuple[str, str] | None = None) -> RenderedError:
     """The built-in rendering of ``exc``."""
     body, content_type = error_body(scope, exc, link=link)
-    return RenderedError(exc.status_code, [*www_authenticate(exc), (b"content-type", content_type)], body)
+    headers = [*www_authenticate(exc), *retry_after(exc), (b"content-type", content_type)]
+    return RenderedError(exc.status_code, headers, body)
 
 
 async def send_error(

@@ -38,6 +38,9 @@ class LogtoError(Exception):
 
     error: ClassVar[str] = "logto_error"
     status_code: ClassVar[int] = 500
+    #: Seconds after which the same request may succeed, when known: the answer carries
+    #: ``Retry-After`` (rounded up).
+    retry_after: float | None = None
 
     def __init__(self, description: str) -> None:
         super().__init__(description)
@@ -59,14 +62,25 @@ class ConfigurationError(LogtoError, ValueError):
 
 
 class ProviderError(LogtoError):
-    """The OpenID Provider answered with something we cannot use (5xx, malformed JSON…)."""
+    """The OpenID Provider answered with something we cannot use (a token response without
+    a token, a discovery document for another issuer…).
+
+    ``retry_after`` is set when the failure is remembered: a failed discovery or JWKS fetch
+    is not retried for that many seconds (see ``ProviderClient``).
+    """
 
     error = "provider_error"
     status_code = 502
 
+    def __init__(self, description: str, *, retry_after: float | None = None) -> None:
+        super().__init__(description)
+        self.retry_after = retry_after
+
 
 class ProviderUnavailable(ProviderError):
-    """The OpenID Provider could not be reached."""
+    """The OpenID Provider could not be reached, failed (HTTP 5xx, a maintenance page
+    instead of its discovery document or JWKS), or failed a moment ago and is left alone
+    for ``retry_after`` seconds."""
 
     error = "provider_unavailable"
     status_code = 503

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote
 
-from .errors import AuthorizationError, ProviderError
+from .errors import AuthorizationError, ProviderError, ProviderUnavailable
 
 #: A provider answer larger than this is refused before parsing.
 MAX_RESPONSE_BYTES = 1_000_000
@@ -113,14 +113,14 @@ def _http_error(what: str, reply: ProviderReply) -> ProviderError:
     return ProviderError(f"the provider answered the {what} request with HTTP {reply.status}")
 
 
-def read_json(what: str, reply: ProviderReply) -> Any:
-    """The reply's body as JSON; ``ProviderError`` when too large or not JSON."""
+def read_json(what: str, reply: ProviderReply, *, unusable: type[ProviderError] = ProviderError) -> Any:
+    """The reply's body as JSON; ``unusable`` (``ProviderError``) when too large or not JSON."""
     if len(reply.body) > MAX_RESPONSE_BYTES:
-        raise ProviderError(f"the provider's {what} response is too large")
+        raise unusable(f"the provider's {what} response is too large")
     try:
         return json.loads(reply.body)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ProviderError(f"the provider's {what} response is not JSON (HTTP {reply.status})") from exc
+        raise unusable(f"the provider's {what} response is not JSON (HTTP {reply.status})") from exc
 
 
 def json_object(what: str, reply: ProviderReply) -> dict[str, Any]:
@@ -128,6 +128,24 @@ def json_object(what: str, reply: ProviderReply) -> dict[str, Any]:
     if reply.status != 200:
         raise _http_error(what, reply)
     body = read_json(what, reply)
+    if not isinstance(body, dict):
+        raise ProviderError(f"the provider's {what} response is not a JSON object")
+    return body
+
+
+def json_document(what: str, reply: ProviderReply) -> dict[str, Any]:
+    """A discovery document or JWKS as a JSON object.
+
+    An answer that is no document at all — HTTP 5xx, or a body that is not JSON (a
+    maintenance page, a cut-off answer) — means the provider is down:
+    ``ProviderUnavailable`` (503). Any other status (a 4xx: the wrong URL) or JSON that is
+    not an object means it answered something we cannot use: ``ProviderError`` (502).
+    """
+    if reply.status >= 500:
+        raise ProviderUnavailable(f"the provider answered the {what} request with HTTP {reply.status}")
+    if reply.status != 200:
+        raise _http_error(what, reply)
+    body = read_json(what, reply, unusable=ProviderUnavailable)
     if not isinstance(body, dict):
         raise ProviderError(f"the provider's {what} response is not a JSON object")
     return body

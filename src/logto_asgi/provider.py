@@ -2,10 +2,15 @@
 
 It sends the ``ProviderRequest`` values that ``protocol`` builds, through one shared
 ``httpx.AsyncClient``, maps transport failures to ``ProviderUnavailable`` /
-``ProviderTimeout``, and caches discovery and the JWKS (single-flight; a failed fetch
-is never cached). An unknown ``kid`` triggers one JWKS re-fetch (key rotation), at most
-once per ``JWKS_REFETCH_INTERVAL`` so a flood of forged tokens cannot make us hammer the
-provider.
+``ProviderTimeout``, and caches discovery and the JWKS (single-flight). An unknown ``kid``
+triggers one JWKS re-fetch (key rotation), at most once per ``JWKS_REFETCH_INTERVAL`` so a
+flood of forged tokens cannot make us hammer the provider.
+
+A failed discovery or JWKS fetch is remembered (``_backoff.Backoff``: 1 s, doubling to
+30 s, forgotten on success): meanwhile every caller gets the failure at once, with
+``retry_after``, and the provider is not asked. When a cached document is past its TTL
+and its re-fetch fails, the cached one is served on (stale-if-error), for at most
+``STALE_IF_ERROR`` seconds past its TTL.
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import httpx
 
 from . import protocol
+from ._backoff import Backoff
 from ._version import __version__
 from .config import LogtoConfig
 from .discovery import Key, KeySet, ProviderMetadata, expected_issuer, logto_issuer
@@ -27,15 +33,27 @@ from .discovery import discovery_url as well_known_url
 from .errors import ProviderError, ProviderTimeout, ProviderUnavailable
 from .protocol import ClientCredentials, ProviderReply, ProviderRequest
 
-__all__ = ["JWKS_REFETCH_INTERVAL", "KeySet", "ProviderClient", "ProviderMetadata", "ProviderSettings"]
+__all__ = [
+    "JWKS_REFETCH_INTERVAL",
+    "STALE_IF_ERROR",
+    "KeySet",
+    "ProviderClient",
+    "ProviderMetadata",
+    "ProviderSettings",
+]
 
 logger = logging.getLogger("logto_asgi")
 
 METADATA_TTL = 3600.0
 JWKS_TTL = 3600.0
 JWKS_REFETCH_INTERVAL = 10.0
+#: How long past its TTL a cached discovery document or JWKS is still used while the
+#: provider fails to serve a fresh one.
+STALE_IF_ERROR = 86400.0
 #: Revocation is best effort at sign-out: never wait on it longer than this.
 REVOCATION_TIMEOUT = 5.0
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +119,9 @@ class ProviderClient:
         self._keys: KeySet | None = None
         self._keys_at = 0.0
         self._keys_lock = anyio.Lock()
+        #: Failure memories: while one backs off, its endpoint is not asked.
+        self.discovery_backoff = Backoff("discovery", clock)
+        self.jwks_backoff = Backoff("JWKS", clock)
         self.expected_issuer = settings.expected_issuer
 
     @property
@@ -134,12 +155,22 @@ class ProviderClient:
 
     # Discovery and keys ------------------------------------------------------------
 
+    def _stale(self, cached: _T | None, fetched_at: float, ttl: float) -> _T | None:
+        """``cached`` while it may still stand in for a document the provider fails to serve."""
+        if cached is not None and self._clock() - fetched_at < ttl + STALE_IF_ERROR:
+            return cached
+        return None
+
     def _fresh_metadata(self) -> ProviderMetadata | None:
         cached = self._metadata
         return cached if cached is not None and self._clock() - self._metadata_at < METADATA_TTL else None
 
     async def metadata(self) -> ProviderMetadata:
-        """The discovery document, cached for an hour; fetched once however many ask."""
+        """The discovery document, cached for an hour; fetched once however many ask.
+
+        A failed fetch is remembered (see the module): the cached document, if any, is
+        served on; otherwise every caller gets the failure, with ``retry_after``.
+        """
         cached = self._fresh_metadata()
         if cached is not None:
             return cached
@@ -147,43 +178,78 @@ class ProviderClient:
             cached = self._fresh_metadata()
             if cached is not None:
                 return cached
-            reply = await self.send(protocol.get_json("discovery", self._settings.metadata_url))
-            metadata = ProviderMetadata.parse(protocol.json_object("discovery", reply))
-            self._metadata = metadata.check_issuer(self.expected_issuer)
-            self._metadata_at = self._clock()
-            return metadata
+            try:
+                return await self.discovery_backoff.call(self._fetch_metadata)
+            except ProviderError:
+                stale = self._stale(self._metadata, self._metadata_at, METADATA_TTL)
+                if stale is None:
+                    raise
+                return stale
+
+    async def _fetch_metadata(self) -> ProviderMetadata:
+        reply = await self.send(protocol.get_json("discovery", self._settings.metadata_url))
+        metadata = ProviderMetadata.parse(protocol.json_document("discovery", reply))
+        self._metadata = metadata.check_issuer(self.expected_issuer)
+        self._metadata_at = self._clock()
+        return metadata
 
     async def _fetch_keys(self) -> KeySet:
-        metadata = await self.metadata()
-        reply = await self.send(protocol.get_json("JWKS", metadata.jwks_uri))
-        keys = KeySet.parse(protocol.json_object("JWKS", reply))
+        """The JWKS, fetched now (unless backing off); the cache is updated on success."""
+        jwks_uri = (await self.metadata()).jwks_uri
+
+        async def fetch() -> KeySet:
+            reply = await self.send(protocol.get_json("JWKS", jwks_uri))
+            return KeySet.parse(protocol.json_document("JWKS", reply))
+
+        keys = await self.jwks_backoff.call(fetch)
         self._keys, self._keys_at = keys, self._clock()
         return keys
 
-    async def _current_keys(self) -> KeySet:
+    def _fresh_keys(self) -> KeySet | None:
         keys = self._keys
-        if keys is None or self._clock() - self._keys_at >= JWKS_TTL:
-            async with self._keys_lock:
-                keys = self._keys
-                if keys is None or self._clock() - self._keys_at >= JWKS_TTL:
-                    keys = await self._fetch_keys()
-        return keys
+        return keys if keys is not None and self._clock() - self._keys_at < JWKS_TTL else None
+
+    async def _current_keys(self) -> KeySet:
+        keys = self._fresh_keys()
+        if keys is not None:
+            return keys
+        async with self._keys_lock:
+            keys = self._fresh_keys()
+            if keys is not None:
+                return keys
+            try:
+                return await self._fetch_keys()
+            except ProviderError:
+                stale = self._stale(self._keys, self._keys_at, JWKS_TTL)
+                if stale is None:
+                    raise
+                return stale
 
     async def signing_keys(self, kid: str | None, *, refetch: bool = False) -> list[Key]:
         """Candidate keys for a token: the ones with ``kid``, or all when there is none.
 
-        An unknown ``kid`` makes one JWKS re-fetch (rate-limited); concurrent callers
-        share it. ``refetch=True`` asks for that re-fetch when the cached keys did not
-        verify a token without ``kid`` (the provider may have rotated its only key).
+        An unknown ``kid`` makes one JWKS re-fetch (rate-limited, and not while the JWKS
+        backs off); concurrent callers share it. ``refetch=True`` asks for that re-fetch
+        when the cached keys did not verify a token without ``kid`` (the provider may have
+        rotated its only key). A re-fetch that fails leaves the cached keys: a token none
+        of them verifies is invalid (401), not an outage. Without any keys, the fetch's
+        ``ProviderError`` (503, with ``retry_after``) is raised.
         """
         keys = await self._current_keys()
         if not refetch and (kid is None or kid in keys.by_kid):
             return keys.candidates(kid)
         fetched_at = self._keys_at
         async with self._keys_lock:
-            if self._keys_at == fetched_at and self._clock() - fetched_at >= JWKS_REFETCH_INTERVAL:
+            if (
+                self._keys_at == fetched_at
+                and self._clock() - fetched_at >= JWKS_REFETCH_INTERVAL
+                and not self.jwks_backoff.remaining()
+            ):
                 logger.info("unknown signing key; re-fetching the JWKS")
-                await self._fetch_keys()
+                try:
+                    await self._fetch_keys()
+                except ProviderError:
+                    pass  # logged by the backoff; the cached keys decide
             keys = self._keys or keys
         return keys.candidates(kid)
 

@@ -23,6 +23,7 @@ from .errors import (
     InsufficientScope,
     LogtoError,
     ProviderError,
+    ProviderUnavailable,
     SessionExpired,
     TokenValidationError,
 )
@@ -38,6 +39,21 @@ logger = logging.getLogger("logto_asgi")
 
 def _ended_key(session_id: str) -> str:
     return f"ended:{fingerprint(session_id)}"
+
+
+def _jwks_outage(
+    provider: ProviderClient, exc: TokenValidationError, what: str
+) -> ProviderUnavailable | None:
+    """A 503 for a token from the provider's own token endpoint that no cached key
+    verifies while the JWKS cannot be fetched (its key is likely new); ``None`` otherwise.
+    (A bearer token, from anyone, stays a 401: see ``ProviderClient.signing_keys``.)"""
+    wait = provider.jwks_backoff.remaining()
+    if exc.check != "signature" or not wait:
+        return None
+    return ProviderUnavailable(
+        f"the {what} is signed with a key not cached here, and the JWKS cannot be fetched now",
+        retry_after=wait,
+    )
 
 
 def grant_error(exc: AuthorizationError, resource: str | None, organization_id: str | None) -> LogtoError:
@@ -109,7 +125,13 @@ class TokenService:
     ) -> dict[str, Any]:
         """Signature and claims of an ID token; ``expected_sub`` for refreshed ones."""
         metadata = await self.provider.metadata()
-        claims = await verify_signature(id_token, self.provider)
+        try:
+            claims = await verify_signature(id_token, self.provider)
+        except TokenValidationError as exc:
+            outage = _jwks_outage(self.provider, exc, "ID token")
+            if outage is None:
+                raise
+            raise outage from exc
         check_id_token(
             claims,
             issuer=metadata.issuer,
@@ -219,6 +241,13 @@ class TokenService:
             # clock difference.
             logger.warning("refreshed ID token failed the %r check; keeping the previous one", exc.check)
             return None
+        except ProviderError as exc:
+            # The JWKS cannot be fetched now: the same reasoning, the successor must not be
+            # lost (replaying the spent refresh token would revoke the whole grant).
+            logger.warning(
+                "could not check the refreshed ID token (%s); keeping the previous one", exc.description
+            )
+            return None
 
     # Access tokens and userinfo -------------------------------------------------------------
 
@@ -233,14 +262,20 @@ class TokenService:
             )
         metadata = await self.provider.metadata()
         audience = resource or (f"{ORGANIZATION_AUDIENCE}{organization_id}" if organization_id else None)
-        claims = await verify_access_token(
-            token,
-            self.provider,
-            issuer=metadata.issuer,
-            audience=audience,
-            now=self._clock(),
-            leeway=self.config.clock_skew,
-        )
+        try:
+            claims = await verify_access_token(
+                token,
+                self.provider,
+                issuer=metadata.issuer,
+                audience=audience,
+                now=self._clock(),
+                leeway=self.config.clock_skew,
+            )
+        except TokenValidationError as exc:
+            outage = _jwks_outage(self.provider, exc, "access token")
+            if outage is None:
+                raise
+            raise outage from exc
         return AccessTokenClaims(claims)
 
     async def user_info(self, access_token: str, *, sub: object) -> UserInfo:

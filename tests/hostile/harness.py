@@ -3,7 +3,8 @@
 The browser is an ``httpx.AsyncClient`` whose requests to ``http://app.test`` go to the
 app in-process and everything else over real HTTP; the middleware reaches the provider
 through a ``FaultyTransport`` (real HTTP unless a test injects a refused connection).
-The middleware's clock can be moved forward without sleeping.
+The middleware's clock can be moved forward without sleeping (``frozen_clock=True``: and
+it moves only then, so a count pinned against a backoff cannot drift with real time).
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from starlette.types import ASGIApp
 
-from hostile.hostile_provider import CLIENT_ID, CLIENT_SECRET, HostileProvider
+from hostile.hostile_provider import CLIENT_ID, CLIENT_SECRET, Endpoint, HostileProvider
 from logto_asgi import LogtoConfig, LogtoMiddleware
 from support.app import APP_ORIGIN, build_app, cookie_names
-from support.faults import FaultyTransport
+from support.faults import FaultyTransport, refuse
 
 #: The middleware's HTTP timeout towards the provider while a "slow" fault is on. Short, so
 #: a timeout test waits 50 ms, not a second; the hostile provider's "slow" fault
@@ -104,7 +105,7 @@ class HostileHarness:
 
 
 def make_hostile_harness(
-    provider: HostileProvider, *, app: ASGIApp | None = None, **overrides: Any
+    provider: HostileProvider, *, app: ASGIApp | None = None, frozen_clock: bool = False, **overrides: Any
 ) -> HostileHarness:
     transport = LoopbackFaultyTransport(provider)
     http = httpx.AsyncClient(transport=transport, timeout=NORMAL_TIMEOUT, follow_redirects=False)
@@ -119,8 +120,57 @@ def make_hostile_harness(
     options.update(overrides)
     config = LogtoConfig(**options)
     offset = [0.0]
-    middleware = LogtoMiddleware(app or build_app(), config=config, clock=lambda: time.time() + offset[0])
+    base = time.time()
+    clock = (lambda: base + offset[0]) if frozen_clock else (lambda: time.time() + offset[0])
+    middleware = LogtoMiddleware(app or build_app(), config=config, clock=clock)
     return HostileHarness(provider, config, middleware, browser(middleware), transport, http, offset)
+
+
+# Faults --------------------------------------------------------------------------------
+
+#: How each endpoint's URL path ends (to refuse its connections, to count its requests).
+PATHS: dict[Endpoint, str] = {
+    "discovery": "/openid-configuration",
+    "jwks": "/jwks",
+    "token": "/token",
+    "refresh": "/token",
+    "userinfo": "/me",
+}
+
+
+class Faultable(Protocol):
+    """An app wired to the hostile provider through a ``FaultyTransport``."""
+
+    provider: HostileProvider
+    transport: FaultyTransport
+
+
+def inject(h: Faultable, endpoint: Endpoint, fault: str) -> None:
+    """Make ``endpoint`` fail: ``refused`` (the connection), ``timeout`` (too slow), ``500``,
+    ``html``, ``truncated``, or a token response without ``access_token`` / ``id_token``."""
+    if fault == "refused":
+        h.transport.fault, h.transport.fault_path = refuse, PATHS[endpoint]
+    elif fault == "timeout":
+        h.provider.faults[endpoint] = "slow"
+    elif fault in ("500", "html", "truncated"):
+        h.provider.faults[endpoint] = fault  # type: ignore[assignment]
+    else:
+        removed = {"no_access_token": "access_token", "no_id_token": "id_token"}[fault]
+        fields = h.provider.refresh_fields if endpoint == "refresh" else h.provider.token_fields
+        fields[removed] = None
+
+
+def heal(h: Faultable) -> None:
+    """Every fault off."""
+    h.transport.fault = None
+    h.provider.faults.clear()
+    h.provider.token_fields.clear()
+    h.provider.refresh_fields.clear()
+
+
+def requests_to(h: Faultable, endpoint: Endpoint) -> int:
+    """How many requests the app sent to ``endpoint`` (refused ones included)."""
+    return sum(1 for request in h.transport.requests if request.url.path.endswith(PATHS[endpoint]))
 
 
 # Assertions ----------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import httpx
 import pytest
 
@@ -93,9 +92,9 @@ async def test_not_authenticated_from_a_handler_is_no_store(h: HostileHarness) -
 
 
 async def test_provider_failure_at_sign_in_is_no_store(h: HostileHarness) -> None:
-    """The 502 page when discovery fails at sign-in is no-store, no-cache."""
+    """The 503 page when discovery fails at sign-in is no-store, no-cache."""
     h.provider.faults["discovery"] = "500"
-    assert_no_store_answer(await h.start(), 502)
+    assert_no_store_answer(await h.start(), 503)
 
 
 async def test_provider_error_description_is_escaped(h: HostileHarness) -> None:

@@ -6,13 +6,15 @@ import pytest
 
 from hostile.harness import API, HostileHarness, assert_plain_page, assert_signed_in, session_cookies_set
 from hostile.hostile_provider import SUBJECT
+from logto_asgi._backoff import INITIAL_DELAY
 from support.app import cookie_names
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_discovery_with_another_issuer_is_refused_and_not_cached(h: HostileHarness) -> None:
-    """A discovery document naming another issuer: 502 at sign-in, no redirect, retried later."""
+    """A discovery document naming another issuer: 502 at sign-in, no redirect, retried
+    once the backoff has elapsed."""
     h.provider.discovery = {"issuer": "http://evil.test/oidc"}
     response = await h.start()
     assert_plain_page(response, 502, "provider_error")
@@ -20,6 +22,7 @@ async def test_discovery_with_another_issuer_is_refused_and_not_cached(h: Hostil
     assert "set-cookie" not in response.headers
     assert h.provider.counts["auth"] == 0 and h.provider.counts["userinfo"] == 0
     h.provider.discovery = {}
+    h.advance(INITIAL_DELAY)
     assert_signed_in(await h.sign_in())
     assert h.provider.counts["discovery"] == 2
 

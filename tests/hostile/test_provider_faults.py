@@ -2,7 +2,8 @@
 
 Each fault gives a plain 502/503/504 page (or a ``ProviderError`` in a handler that calls a
 context method), leaves nothing bad cached, and the app recovers fully once the provider
-behaves again. Refused connections come from ``FaultyTransport``; everything else is a
+behaves again (for discovery and the JWKS, once their backoff has elapsed: see
+``test_outages``). Refused connections come from ``FaultyTransport``; everything else is a
 real HTTP answer from the hostile provider (a timeout is a provider slower than the
 middleware's ``http_timeout``).
 """
@@ -22,13 +23,15 @@ from hostile.harness import (
     HostileHarness,
     assert_plain_page,
     assert_signed_in,
+    heal,
+    inject,
     make_hostile_harness,
     session_cookies_set,
 )
-from hostile.hostile_provider import Endpoint, HostileProvider
+from hostile.hostile_provider import HostileProvider
 from logto_asgi import ProviderError, get_context
+from logto_asgi._backoff import INITIAL_DELAY
 from support.app import cookie_names
-from support.faults import refuse
 
 pytestmark = pytest.mark.anyio
 
@@ -43,43 +46,27 @@ EXPECTED = {
     "no_access_token": (502, "provider_error"),
     "no_id_token": (502, "provider_error"),
 }
-PATHS: dict[Endpoint, str] = {
-    "discovery": "/openid-configuration",
-    "jwks": "/jwks",
-    "token": "/token",
-    "refresh": "/token",
-    "userinfo": "/me",
+#: Discovery and the JWKS: an answer that is no document at all is an outage (503).
+DOCUMENT_EXPECTED = {
+    "refused": (503, "provider_unavailable"),
+    "timeout": (504, "provider_timeout"),
+    "500": (503, "provider_unavailable"),
+    "html": (503, "provider_unavailable"),
+    "truncated": (503, "provider_unavailable"),
 }
-
-
-def inject(h: HostileHarness, endpoint: Endpoint, fault: str) -> None:
-    if fault == "refused":
-        h.transport.fault, h.transport.fault_path = refuse, PATHS[endpoint]
-    elif fault == "timeout":
-        h.provider.faults[endpoint] = "slow"
-    elif fault in ("500", "html", "truncated"):
-        h.provider.faults[endpoint] = fault  # type: ignore[assignment]
-    else:
-        removed = {"no_access_token": "access_token", "no_id_token": "id_token"}[fault]
-        fields = h.provider.refresh_fields if endpoint == "refresh" else h.provider.token_fields
-        fields[removed] = None
-
-
-def heal(h: HostileHarness) -> None:
-    h.transport.fault = None
-    h.provider.faults.clear()
-    h.provider.token_fields.clear()
-    h.provider.refresh_fields.clear()
 
 
 @pytest.mark.parametrize("fault", NETWORK_FAULTS)
 async def test_discovery_fault_at_sign_in(h: HostileHarness, fault: str) -> None:
-    """Discovery failing at sign-in: plain 5xx page, no redirect; not cached, then recovery."""
+    """Discovery failing at sign-in: plain 5xx page with Retry-After, no redirect; nothing
+    bad cached, recovery once the backoff elapsed."""
     inject(h, "discovery", fault)
     response = await h.start()
-    assert_plain_page(response, *EXPECTED[fault])
+    assert_plain_page(response, *DOCUMENT_EXPECTED[fault])
+    assert response.headers["retry-after"] == "1"
     assert "location" not in response.headers and "set-cookie" not in response.headers
     heal(h)
+    h.advance(INITIAL_DELAY)
     before = h.provider.counts["discovery"]
     assert_signed_in(await h.sign_in())
     assert h.provider.counts["discovery"] == before + 1
@@ -108,13 +95,16 @@ async def test_token_endpoint_fault_at_callback(h: HostileHarness, fault: str) -
 
 @pytest.mark.parametrize("fault", NETWORK_FAULTS)
 async def test_jwks_fault_at_callback(h: HostileHarness, fault: str) -> None:
-    """The JWKS failing at the callback: plain 5xx page, no session; the failure is not cached."""
+    """The JWKS failing at the callback: plain 5xx page with Retry-After, no session; the
+    next sign-in after the backoff succeeds."""
     url = await callback_url(h)
     inject(h, "jwks", fault)
     response = await h.client.get(url)
-    assert_plain_page(response, *EXPECTED[fault])
+    assert_plain_page(response, *DOCUMENT_EXPECTED[fault])
+    assert response.headers["retry-after"] == "1"
     assert session_cookies_set(response) == []
     heal(h)
+    h.advance(INITIAL_DELAY)
     assert_signed_in(await h.sign_in())
 
 
