@@ -59,6 +59,11 @@ TARGETS: list[tuple[str, tuple[str, ...] | None]] = [
     ("_refresh.py", None),
     ("bearer.py", None),
     ("backchannel.py", None),
+    ("callback_checks.py", None),
+    ("redirects.py", None),
+    ("cache_headers.py", None),
+    ("sessions/cookie.py", None),
+    ("config.py", ("LogtoConfig._check_cookie_prefix", "LogtoConfig._check_paths", "_secure_origin")),
 ]
 #: Fast tests that need neither Redis nor the npm provider (but tests/hostile's log test).
 DEFAULT_TESTS = ("tests/unit", "tests/hostile")
@@ -74,6 +79,7 @@ MODULE_TESTS: dict[str, tuple[str, ...]] = {
         "tests/flows/test_tokens.py",
     ),
     "bearer.py": (*DEFAULT_TESTS, "tests/guards"),
+    "callback_checks.py": (*DEFAULT_TESTS, "tests/flows/test_callback_query.py"),
 }
 ALLOWLIST_NAME = re.compile(r"^_?ALLOWED_|_ALGORITHMS$")
 FORBIDDEN_VALUES = ("none", "HS256")

@@ -12,6 +12,7 @@ from .coordination import Coordination
 from .discovery import discovery_url, logto_issuer
 from .errors import ConfigurationError
 from .models import ReservedResource, UserInfoScope
+from .redirects import same_origin_target
 from .sessions.base import SessionStore
 from .sessions.cookie import CookieStore
 
@@ -39,6 +40,12 @@ def _check_url(name: str, value: str) -> str:
     if parts.query or parts.fragment:
         raise ConfigurationError(name, "must not contain a query string or a fragment")
     return value.rstrip("/")
+
+
+def _secure_origin(url: str) -> bool:
+    """https, or a loopback origin (where browsers keep Secure cookies over http)."""
+    parts = urlsplit(url)
+    return parts.scheme == "https" or parts.hostname in ("localhost", "127.0.0.1", "::1")
 
 
 def _check_path(name: str, value: str) -> None:
@@ -132,6 +139,25 @@ class LogtoConfig:
             raise ConfigurationError("cookie_secure", "SameSite=None cookies must be Secure")
         if not self.cookie_name or not all(c.isalnum() or c in "_-" for c in self.cookie_name):
             raise ConfigurationError("cookie_name", "use letters, digits, '_' and '-' only")
+        self._check_cookie_prefix()
+
+    def _check_cookie_prefix(self) -> None:
+        """Browsers drop ``__Host-`` / ``__Secure-`` cookies that break the prefix's rules
+        (a silent sign-in loop): refuse such settings here, and make the cookies Secure."""
+        name = self.cookie_name
+        host, secure = name.startswith("__Host-"), name.startswith("__Secure-")
+        if not (host or secure):
+            return
+        prefix = "__Host-" if host else "__Secure-"
+        if self.cookie_secure is False:
+            raise ConfigurationError("cookie_secure", f"a {prefix} cookie name needs Secure cookies")
+        if host and self.cookie_domain is not None:
+            raise ConfigurationError("cookie_domain", "a __Host- cookie cannot have a Domain")
+        if host and self.cookie_path != "/":
+            raise ConfigurationError("cookie_path", "a __Host- cookie must have the path '/'")
+        if self.base_url is not None and not _secure_origin(self.base_url):
+            raise ConfigurationError("base_url", f"{prefix} cookies need https (or localhost)")
+        self._set("cookie_secure", True)
 
     def _check_paths(self) -> None:
         for name in ("sign_in_path", "callback_path", "sign_out_path", "cookie_path"):
@@ -149,9 +175,10 @@ class LogtoConfig:
         if len(set(paths)) != len(paths):
             raise ConfigurationError("sign_in_path", "the auth paths must all differ")
         for name in ("post_sign_in_redirect", "post_sign_out_redirect"):
-            value = getattr(self, name)
-            if not value.startswith("/"):
-                _check_url(name, value)
+            # The rules of return_to: a configured value must not be an open redirect.
+            problem = same_origin_target(getattr(self, name), self.base_url)
+            if problem is not None:
+                raise ConfigurationError(name, f"{problem}, got {getattr(self, name)!r}")
 
     def _check_store_and_numbers(self) -> None:
         if not isinstance(self.store, (CookieStore, SessionStore)):

@@ -9,11 +9,10 @@ import base64
 import hashlib
 import re
 import secrets
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, unquote, urlencode
+from urllib.parse import urlencode
 
 from .config import LogtoConfig
 from .discovery import ProviderMetadata
@@ -30,9 +29,6 @@ FIRST_SCREENS = (
     "single_sign_on",
 )
 _DIRECT_SIGN_IN = re.compile(r"(social|sso):[A-Za-z0-9._-]{1,128}")
-_MAX_RETURN_TO = 2048
-#: Kept as is when percent-encoding a non-ASCII return_to: every printable ASCII but space.
-_ASCII_PRINTABLE = string.ascii_letters + string.digits + string.punctuation
 
 
 def pkce_challenge(verifier: str) -> str:
@@ -48,31 +44,6 @@ def new_secret() -> str:
 def new_verifier() -> str:
     """A PKCE code verifier (RFC 7636: 43 to 128 characters; 86 here)."""
     return secrets.token_urlsafe(64)
-
-
-def safe_return_to(value: str | None) -> str | None:
-    """``value`` if it is a same-origin relative path, else ``None``.
-
-    Refused: absolute and scheme-relative URLs (``//evil``), backslashes (browsers read
-    ``/\\evil`` as ``//evil``), control characters and whitespace, and the same tricks
-    hidden behind percent-encoding. Non-ASCII characters come back percent-encoded (UTF-8),
-    as a browser would send them: a ``Location`` header is ASCII.
-    """
-    # isprintable() refuses every control character and every whitespace but the space.
-    if not value or len(value) > _MAX_RETURN_TO or not value.isprintable() or " " in value:
-        return None
-    decoded = value
-    for _ in range(3):  # undo nested encodings such as %252F
-        step = unquote(decoded)
-        if step == decoded:
-            break
-        decoded = step
-    for candidate in (value, decoded):
-        if not candidate.startswith("/") or candidate.startswith("//"):
-            return None
-        if "\\" in candidate or any(ord(c) < 0x20 or ord(c) == 0x7F for c in candidate):
-            return None
-    return value if value.isascii() else quote(value, safe=_ASCII_PRINTABLE)
 
 
 def sign_in_extras(query: Mapping[str, str]) -> dict[str, str]:

@@ -15,6 +15,7 @@ from .backchannel import backchannel_logout, index_session
 from .boundary import ErrorRenderer, render_error, send_error
 from .core import LogtoCore
 from .errors import LogtoError, TransactionError
+from .redirects import safe_return_to
 from .sessions.base import Session
 from .transaction import TRANSACTION_TTL, Taken, Transaction, TransactionCookies
 
@@ -76,7 +77,7 @@ class AuthRoutes:
             return await self._method_not_allowed(send, b"GET, HEAD")
         core, config = self.core, self.core.config
         query = query_params(scope)
-        return_to = flows.safe_return_to(query.get("return_to")) or config.post_sign_in_redirect
+        return_to = safe_return_to(query.get("return_to")) or config.post_sign_in_redirect
         try:
             metadata = await core.provider.metadata()
         except LogtoError as exc:

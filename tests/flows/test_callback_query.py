@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
-from support.app import APP_ORIGIN, Harness, make_harness, new_browser
+from support.app import APP_ORIGIN, Harness, new_browser
 from support.callbacks import CatchCallback
 from support.provider import OidcTestProvider, provider_login
 
@@ -99,7 +99,8 @@ async def test_an_error_response_with_a_wrong_iss_is_refused_as_a_mix_up(
     start = await harness.client.get(f"{APP_ORIGIN}/sign-in")
     state = dict(parse_qsl(start.headers["location"].split("?", 1)[1]))["state"]
     response = await harness.client.get(
-        f"{APP_ORIGIN}/callback", params={"error": "access_denied", "state": state, "iss": "http://evil.example"}
+        f"{APP_ORIGIN}/callback",
+        params={"error": "access_denied", "state": state, "iss": "http://evil.example"},
     )
     assert response.status_code == 400 and "invalid_transaction" in response.text
     assert "cancelled" not in response.text

@@ -81,17 +81,24 @@ def chunk_sets(draw: st.DrawFn) -> list[tuple[str, str]]:
 
 
 def assembled(pairs: list[tuple[str, str]]) -> str | None:
-    """What the chunk format says the session value is: ``logto.0``, ``logto.1``… up to
-    the first gap, else ``logto``; the first cookie of a name wins (most specific path)."""
-    first: dict[str, str] = {}
-    for name, value in pairs:
-        first.setdefault(name, value)
-    if "logto.0" not in first:
-        return first.get("logto")
-    parts: list[str] = []
-    while f"logto.{len(parts)}" in first and len(parts) <= 50:
-        parts.append(first[f"logto.{len(parts)}"])
-    return "".join(parts)
+    """What the chunk format says the session value is: ``logto`` alone, or exactly
+    ``logto.0`` … ``logto.{n-1}``; anything ambiguous (a name twice, both forms, a gap or
+    a stray chunk) is no session (cookie tossing)."""
+    ours = [
+        (name, value)
+        for name, value in pairs
+        if name == "logto" or (name.startswith("logto.") and name[6:].isascii() and name[6:].isdigit())
+    ]
+    names = [name for name, _ in ours]
+    if not ours or len(set(names)) != len(names):
+        return None
+    values = dict(ours)
+    if names == ["logto"]:
+        return values["logto"]
+    expected = {f"logto.{i}" for i in range(len(names))}
+    if set(names) != expected or len(names) > 50:
+        return None
+    return "".join(values[f"logto.{i}"] for i in range(len(names)))
 
 
 def test_genuine_chunks_sign_in_in_any_order() -> None:

@@ -103,3 +103,82 @@ def test_empty_secret_means_public_client() -> None:
     """app_secret='' (an unset variable) is a public client, not a literal empty secret."""
     config = LogtoConfig(**{**GOOD, "app_secret": ""})
     assert config.app_secret is None and config.is_public_client
+
+
+@pytest.mark.parametrize("field", ["post_sign_in_redirect", "post_sign_out_redirect"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "//evil.example",
+        "/\\evil.example",
+        "/\t/evil.example",
+        "/%2F/evil.example",
+        "https://evil.example/",
+        "https://app.example.com.evil.example/",
+        "https://user@app.example.com/",
+        "http://app.example.com/",
+        "https://app.example.com:8443/",
+        "javascript:alert(1)",
+        "evil.example",
+    ],
+)
+def test_configured_redirects_follow_the_return_to_rules(field: str, value: str) -> None:
+    """Off-site configured redirects are refused at construction, naming the field
+    (security review, finding 8)."""
+    with pytest.raises(ConfigurationError) as raised:
+        LogtoConfig(**{**GOOD, "base_url": "https://app.example.com", field: value})
+    assert raised.value.field == field
+
+
+@pytest.mark.parametrize("field", ["post_sign_in_redirect", "post_sign_out_redirect"])
+@pytest.mark.parametrize(
+    "value", ["/", "/home?tab=1", "https://app.example.com/bye", "https://APP.example.com"]
+)
+def test_same_origin_redirects_are_accepted(field: str, value: str) -> None:
+    """Same-origin paths, and absolute URLs on base_url's origin, are fine."""
+    config = LogtoConfig(**{**GOOD, "base_url": "https://app.example.com", field: value})
+    assert getattr(config, field) == value
+
+
+def test_an_absolute_redirect_needs_base_url() -> None:
+    """Without base_url there is no origin to compare with: an absolute URL is refused."""
+    with pytest.raises(ConfigurationError, match="base_url"):
+        LogtoConfig(**{**GOOD, "post_sign_out_redirect": "https://app.example.com/"})
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"cookie_name": "__Host-logto", "cookie_domain": "example.com"}, "cookie_domain"),
+        ({"cookie_name": "__Host-logto", "cookie_secure": False}, "cookie_secure"),
+        ({"cookie_name": "__Host-logto", "cookie_path": "/app"}, "cookie_path"),
+        ({"cookie_name": "__Secure-logto", "cookie_secure": False}, "cookie_secure"),
+        ({"cookie_name": "__Host-logto", "base_url": "http://app.example.com"}, "base_url"),
+        ({"cookie_name": "__Secure-logto", "base_url": "http://app.example.com"}, "base_url"),
+    ],
+)
+def test_cookie_prefix_rules_are_enforced(changes: dict[str, Any], field: str) -> None:
+    """Settings with which browsers would drop a prefixed cookie (a silent sign-in loop)
+    are refused, naming the field."""
+    with pytest.raises(ConfigurationError) as raised:
+        LogtoConfig(**{**GOOD, **changes})
+    assert raised.value.field == field
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"cookie_name": "__Host-logto", "base_url": "https://app.example.com"},
+        {"cookie_name": "__Host-logto"},
+        {"cookie_name": "__Host-logto", "base_url": "http://localhost:3000"},
+        {"cookie_name": "__Secure-logto", "cookie_domain": "example.com", "cookie_path": "/app"},
+    ],
+)
+def test_prefixed_cookie_names_force_secure(changes: dict[str, Any]) -> None:
+    """A valid prefixed name makes every cookie Secure, even on a request over http."""
+    assert LogtoConfig(**{**GOOD, **changes}).cookie_secure is True
+
+
+def test_unprefixed_names_keep_automatic_secure() -> None:
+    """The default name keeps cookie_secure=None (Secure on https requests)."""
+    assert LogtoConfig(**GOOD).cookie_secure is None

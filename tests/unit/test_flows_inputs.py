@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from logto_asgi import ProviderError
-from logto_asgi.flows import parse_token_response, safe_return_to, sign_in_extras
+from logto_asgi.flows import parse_token_response, sign_in_extras
+from logto_asgi.redirects import safe_return_to
 
 NOW = 1_700_000_000.0
 

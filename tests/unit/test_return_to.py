@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from logto_asgi.flows import safe_return_to
+from logto_asgi.redirects import safe_return_to
 
 HOSTILE = [
     "//evil.example",
