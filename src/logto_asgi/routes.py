@@ -17,6 +17,7 @@ from .core import LogtoCore
 from .errors import LogtoError, TransactionError
 from .redirects import safe_return_to
 from .sessions.base import Session
+from .sign_out_guard import PAGE_HEADERS, SignOutGuard, read_form, same_origin_request
 from .transaction import TRANSACTION_TTL, Taken, Transaction, TransactionCookies
 
 logger = logging.getLogger("logto_asgi")
@@ -59,6 +60,7 @@ class AuthRoutes:
         }
         if config.backchannel_logout_path is not None:
             self.paths[config.backchannel_logout_path] = self.backchannel_logout
+        self._sign_out_guard = SignOutGuard(config.cookie_secrets)
 
     def _redirect_uri(self, scope: Scope) -> str:
         return origin(scope, self.core.config.base_url) + self.core.config.callback_path
@@ -81,7 +83,9 @@ class AuthRoutes:
         try:
             metadata = await core.provider.metadata()
         except LogtoError as exc:
-            logger.warning("sign-in failed: %s", exc.description)
+            # During an outage the backoff has logged the failure once already.
+            level = logging.INFO if exc.retry_after is not None else logging.WARNING
+            logger.log(level, "sign-in failed: %s", exc.description)
             return await send_error(scope, send, exc, renderer=self._renderer)
         now = int(core.clock())
         tx = Transaction(
@@ -209,6 +213,8 @@ class AuthRoutes:
         secure = core.jar.secure_for(scope, config.base_url)
         try:
             session = await core.backend.load(cookies) if core.backend.present(cookies) else None
+            if session is not None and not await self._sign_out_allowed(scope, receive, session):
+                return await self._confirm_sign_out(scope, send, session)
             if session is not None:
                 # First the marker: a refresh still in flight (here or on another process)
                 # then drops its result and revokes its new token instead of writing it back.
@@ -224,6 +230,26 @@ class AuthRoutes:
             location = await self._end_session_url(scope, session) or location
             logger.info("signed out sub=%s", session.claims.get("sub"))
         await redirect(send, location, status=303 if scope["method"] == "POST" else 302, headers=headers)
+
+    async def _sign_out_allowed(self, scope: Scope, receive: Receive, session: Session) -> bool:
+        """A request from the app's own pages, or the confirmation form's POST."""
+        if same_origin_request(scope, origin(scope, self.core.config.base_url)):
+            return True
+        if scope["method"] != "POST":
+            return False
+        return self._sign_out_guard.confirmed(session.id, await read_form(receive))
+
+    async def _confirm_sign_out(self, scope: Scope, send: Send, session: Session) -> None:
+        """Another site asked to sign the user out: ask the user (logout CSRF)."""
+        config = self.core.config
+        logger.info("cross-site sign-out request: asking the user to confirm")
+        page = self._sign_out_guard.page(
+            session.id, action=config.sign_out_path, cancel=config.post_sign_in_redirect
+        )
+        status = 403 if scope["method"] == "POST" else 200
+        await send_response(
+            send, status, page, content_type=b"text/html; charset=utf-8", headers=PAGE_HEADERS
+        )
 
     async def _end_session_url(self, scope: Scope, session: Session) -> str | None:
         """RP-initiated logout at the provider, or ``None`` when it has none or is down."""

@@ -76,7 +76,7 @@ class _Unavailable:
 class _SessionWriteBack:
     """The session's ``Set-Cookie`` headers for one signed-in (or stale) request."""
 
-    __slots__ = ("_cookies", "_core", "_ctx", "_renew", "_scope", "_stale")
+    __slots__ = ("_cookies", "_core", "_ctx", "_renew", "_scope", "_signed_in", "_stale")
 
     def __init__(
         self,
@@ -87,7 +87,9 @@ class _SessionWriteBack:
         *,
         stale: bool,
         renew: bool,
+        signed_in: bool = False,
     ) -> None:
+        self._signed_in = signed_in
         self._core = core
         self._scope = scope
         self._ctx = ctx
@@ -96,7 +98,8 @@ class _SessionWriteBack:
         self._renew = renew
 
     def decorate(self, message: Message) -> None:
-        if self._ctx.session is not None and self._core.config.vary_cookie:
+        # (not ``ctx.session``: with the store down, reading it raises)
+        if self._signed_in and self._core.config.vary_cookie:
             vary_cookie(message)
 
     def pending(self) -> bool:
@@ -210,4 +213,4 @@ class SessionAuthenticator:
         ctx = LogtoContext(core, scope, session, user=view.claims)
         claim_identity(scope, self._signed_in_rank, ctx, view.user, view.auth, view.claims, session=ctx)
         renew = now - session.updated_at >= core.renew_after
-        return _SessionWriteBack(core, scope, ctx, cookies, stale=False, renew=renew)
+        return _SessionWriteBack(core, scope, ctx, cookies, stale=False, renew=renew, signed_in=True)

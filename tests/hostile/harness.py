@@ -23,7 +23,7 @@ from starlette.types import ASGIApp
 
 from hostile.hostile_provider import CLIENT_ID, CLIENT_SECRET, Endpoint, HostileProvider
 from logto_asgi import LogtoConfig, LogtoMiddleware
-from support.app import APP_ORIGIN, build_app, cookie_names
+from support.app import APP_ORIGIN, SAME_ORIGIN, build_app, cookie_names
 from support.faults import FaultyTransport, refuse
 
 #: The middleware's HTTP timeout towards the provider while a "slow" fault is on. Short, so
@@ -62,7 +62,11 @@ class LoopbackFaultyTransport(FaultyTransport):
 def browser(app: ASGIApp) -> httpx.AsyncClient:
     """A browser: the app in-process at ``APP_ORIGIN``, real HTTP elsewhere, own cookie jar."""
     return httpx.AsyncClient(
-        mounts={APP_ORIGIN: httpx.ASGITransport(app=app)}, follow_redirects=False, timeout=15, verify=_TLS
+        mounts={APP_ORIGIN: httpx.ASGITransport(app=app)},
+        follow_redirects=False,
+        timeout=15,
+        headers=SAME_ORIGIN,
+        verify=_TLS,
     )
 
 

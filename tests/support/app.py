@@ -27,6 +27,9 @@ from logto_asgi import LogtoConfig, LogtoMiddleware, get_context
 from support.provider import OidcTestProvider, provider_login, provider_logout
 
 APP_ORIGIN = "http://app.test"
+#: What a browser says on a navigation within the app (``Sec-Fetch-Site``): the test
+#: browsers send it on every request, so sign-out from the app's pages works at once.
+SAME_ORIGIN = {"sec-fetch-site": "same-origin"}
 SHOPPING = "https://shopping.example.com/api"
 STORE = "https://store.example.com/api"
 USERS = {"alice": "alice-password", "bob": "bob-password"}
@@ -148,7 +151,10 @@ class Harness:
 
 def new_browser(app: ASGIApp) -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        mounts={APP_ORIGIN: httpx.ASGITransport(app=app)}, follow_redirects=False, timeout=15
+        mounts={APP_ORIGIN: httpx.ASGITransport(app=app)},
+        follow_redirects=False,
+        timeout=15,
+        headers=SAME_ORIGIN,
     )
 
 

@@ -357,7 +357,8 @@ async def _drive(
     ``provider_prefix`` fixes its origin), lets ``on_page`` handle non-redirect provider pages
     and returns the first response from another origin."""
     provider: tuple[str, str, int | None] | None = None
-    response = await client.get(url, follow_redirects=False)
+    # The first request is the user's click on the app's own page (Fetch Metadata says so).
+    response = await client.get(url, follow_redirects=False, headers={"sec-fetch-site": "same-origin"})
     for _ in range(max_steps):
         request_url = response.request.url
         if provider is None and request_url.path.startswith(provider_prefix):
