@@ -89,6 +89,7 @@ class LogtoConfig:
     cookie_samesite: Literal["lax", "strict", "none"] = "lax"
     cookie_secure: bool | None = None
     vary_cookie: bool = True
+    check_ended_sessions: bool = False
     clock_skew: float = 60
     http_timeout: float = 10
     http_client: httpx.AsyncClient | None = field(default=None, repr=False, compare=False)

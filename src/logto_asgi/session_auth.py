@@ -144,6 +144,8 @@ class SessionAuthenticator:
         self._anonymous_rank = rank(authenticated=False, precedence=precedence)
         self._signed_in_rank = rank(authenticated=True, precedence=precedence)
         self._cookie_marker = core.config.cookie_name.encode("latin-1")
+        # Server-side sessions end with their store entry; cookie sessions only by marker.
+        self._check_ended = core.config.check_ended_sessions and core.server_sessions is None
         self._parsed_cookies: BoundedCache[bytes, dict[str, str]] = BoundedCache(_PARSED_COOKIES_SIZE)
         self._views: BoundedCache[int, tuple[Session, _SessionView]] = BoundedCache(_VIEWS_SIZE)
 
@@ -202,6 +204,9 @@ class SessionAuthenticator:
             return _SessionWriteBack(core, scope, ctx, cookies, stale=False, renew=False)
         now = core.clock()
         if session is not None and session.is_expired(now=now, idle_timeout=core.config.session_idle_timeout):
+            session = None
+        if session is not None and self._check_ended and await core.tokens.ended_if_known(session.id):
+            # A copy of a cookie whose session was signed out (check_ended_sessions).
             session = None
         if session is None:
             ctx = LogtoContext(core, scope, None)
