@@ -130,3 +130,16 @@ def _check_registration(report: Report, config: LogtoConfig) -> None:
         host in config.base_url for host in ("localhost", "127.0.0.1")
     ):
         report.add("warning", "base_url is plain http: cookies will not be marked Secure")
+    _check_cookie_name(report, config)
+
+
+def _check_cookie_name(report: Report, config: LogtoConfig) -> None:
+    """On https without a shared cookie domain, a ``__Host-`` name stops sibling
+    subdomains from planting a session cookie (cookie tossing)."""
+    https = config.base_url is not None and config.base_url.startswith("https://")
+    if https and config.cookie_domain is None and not config.cookie_name.startswith("__Host-"):
+        report.add(
+            "warning",
+            f"cookie_name {config.cookie_name!r} has no __Host- prefix: a sibling subdomain could "
+            "plant a session cookie; consider cookie_name='__Host-logto' (signs users out once)",
+        )

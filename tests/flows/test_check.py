@@ -131,3 +131,27 @@ async def test_the_report_names_the_coordination_and_its_guarantee(tmp_path: Pat
         async with httpx.AsyncClient(transport=mock_provider([])) as http:
             report = await run_checks(config.replace(http_client=http), coordination=plan)
         assert any(f.message.startswith(f"coordination: {expected}") for f in report.findings), expected
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("options", "warned"),
+    [
+        ({"base_url": "https://app.example.com"}, True),
+        ({"base_url": "https://app.example.com", "cookie_name": "__Host-logto"}, False),
+        ({"base_url": "https://app.example.com", "cookie_domain": "example.com"}, False),
+        ({"base_url": "http://localhost:3000"}, False),
+    ],
+)
+async def test_https_without_a_host_prefix_is_a_warning(options: dict[str, Any], warned: bool) -> None:
+    """On https with a host-only cookie, check suggests the __Host- name (cookie tossing)."""
+    config = LogtoConfig(
+        endpoint="https://id.example.com",
+        app_id="a",
+        cookie_secret=SECRET,
+        http_client=httpx.AsyncClient(transport=mock_provider([EC_KEY])),
+        **options,
+    )
+    report = await run_checks(config)
+    assert ("no __Host- prefix" in report.render()) is warned
+    await config.http_client.aclose()  # type: ignore[union-attr]
