@@ -3,7 +3,8 @@
 The callback indexes each server-side session under the provider's ``sid`` and the
 user's ``sub``; a valid logout token ends the sessions of its ``sid`` (or, with only a
 ``sub``, every session of that user). Replayed tokens are refused: each ``jti`` is
-remembered until the token would have expired.
+remembered for as long as the token would be accepted (``exp``, or ``iat`` plus
+``MAX_LOGOUT_TOKEN_AGE`` if sooner, plus the clock skew).
 """
 
 from __future__ import annotations
@@ -20,12 +21,11 @@ from .core import LogtoCore
 from .errors import LogtoError, TokenValidationError
 from .sessions._backends import StoreBackend
 from .sessions.base import Session
-from .tokens import check_logout_token, verify_signature
+from .tokens import check_logout_token, read_header, verify_signature
 
 logger = logging.getLogger("logto_asgi")
 
 MAX_BODY = 64 * 1024
-JTI_MEMORY = 600.0
 
 
 def _sid_key(sid: str) -> str:
@@ -81,9 +81,17 @@ async def _end_sessions(core: LogtoCore, backend: StoreBackend, token: str) -> l
     claims = await verify_signature(token, core.provider)
     now = core.clock()
     leeway = core.config.clock_skew
-    check_logout_token(claims, issuer=metadata.issuer, client_id=core.config.app_id, now=now, leeway=leeway)
-    exp = claims.get("exp")
-    remember = (float(exp) - now if isinstance(exp, (int, float)) else 0) + leeway
+    accepted_until = check_logout_token(
+        claims,
+        header=read_header(token),
+        issuer=metadata.issuer,
+        client_id=core.config.app_id,
+        now=now,
+        leeway=leeway,
+    )
+    # One second past the last accepted moment: the time checks include their bounds, and
+    # stores round a TTL down to the millisecond.
+    remember = accepted_until - now + 1
     jti_key = f"bcl-jti:{fingerprint(str(claims['iss']) + '|' + str(claims['jti']))}"
     if await backend.ops.get(jti_key) is not None:
         raise TokenValidationError("this logout token was already used", check="jti")
@@ -98,7 +106,7 @@ async def _end_sessions(core: LogtoCore, backend: StoreBackend, token: str) -> l
             for left in ended[done:]:
                 await backend.ops.set_add(key, left, core.config.session_max_age)
             raise
-    await backend.ops.add(jti_key, b"1", max(remember, JTI_MEMORY))
+    await backend.ops.add(jti_key, b"1", remember)
     return ended
 
 

@@ -1,8 +1,9 @@
 """``BearerAuthMiddleware``: Logto's "protect your API" for any ASGI app.
 
-A request with ``Authorization: Bearer <JWT access token>`` is validated — signature
-against the provider's cached JWKS (asymmetric algorithms only), then ``iss``, ``aud``,
-``exp`` and ``nbf`` — and carries a ``BearerContext`` in ``request.state.logto`` and the
+A request with ``Authorization: Bearer <JWT access token>`` is validated — its ``typ``
+header (``at+jwt``, RFC 9068), the signature against the provider's cached JWKS
+(asymmetric algorithms only), then ``iss``, ``aud``, ``exp``, ``nbf`` and no claim of ID
+tokens — and carries a ``BearerContext`` in ``request.state.logto`` and the
 token's claims in ``request.state.user``, so the same ``requires_auth`` guards protect
 API calls and browser sessions. ``request.user`` / ``request.auth`` follow Starlette's
 conventions, as with ``LogtoMiddleware``.
@@ -35,7 +36,13 @@ from .engine import Engine, claim_identity, rank
 from .errors import AccessDenied, ConfigurationError, LogtoError, NotAuthenticated, TokenValidationError
 from .models import AccessTokenClaims
 from .provider import ProviderClient, ProviderSettings
-from .tokens import audiences, organization_audience, verify_access_token
+from .tokens import (
+    ACCESS_TOKEN_TYPES,
+    JWT_ACCESS_TOKEN_TYPES,
+    audiences,
+    organization_audience,
+    verify_access_token,
+)
 from .users import BearerUser
 
 __all__ = ["BearerAuthMiddleware", "BearerContext", "BearerUser"]
@@ -140,12 +147,14 @@ class BearerAuthenticator:
         clock: Callable[[], float],
         leeway: float,
         precedence: int,
+        token_types: frozenset[str | None] = ACCESS_TOKEN_TYPES,
     ) -> None:
         self.provider = provider
         self.audiences = audiences
         self.organization_tokens = organization_tokens
         self.clock = clock
         self.leeway = leeway
+        self.token_types = token_types
         self._rank = rank(authenticated=True, precedence=precedence)
         self._fallback_rank = rank(authenticated=False, precedence=precedence, fallback=True)
 
@@ -194,6 +203,7 @@ class BearerAuthenticator:
             now=self.clock(),
             leeway=self.leeway,
             organization_tokens=self.organization_tokens,
+            token_types=self.token_types,
         )
         return AccessTokenClaims(claims)
 
@@ -207,6 +217,13 @@ class BearerAuthMiddleware(Engine):
     (``aud = urn:logto:organization:<id>``). ``leeway`` is the allowed clock skew in
     seconds; ``clock`` and ``http_client`` are injectable (see ``logto_asgi.testing``).
     ``precedence`` ranks a valid token against a session (10) on the same app.
+
+    Only access tokens typed ``at+jwt`` (RFC 9068 section 4; Logto's) are accepted, so an
+    ID token of the same provider cannot stand in for one. ``accept_jwt_typ=True`` also
+    accepts ``typ: JWT``, for providers whose access tokens say so (Keycloak unless its
+    client sends RFC 9068 headers, LemonLDAP::NG); tokens carrying a claim of ID tokens
+    (``nonce``, ``at_hash``, ``c_hash``, ``s_hash``, or Keycloak's ``typ: "ID"`` claim) are
+    refused even then. A token without ``typ`` is always refused.
     """
 
     def __init__(
@@ -223,6 +240,7 @@ class BearerAuthMiddleware(Engine):
         leeway: float = 60,
         precedence: int = BEARER_PRECEDENCE,
         error_renderer: ErrorRenderer = render_error,
+        accept_jwt_typ: bool = False,
     ) -> None:
         audiences = (audience,) if isinstance(audience, str) else tuple(audience or ())
         for aud in audiences:
@@ -236,6 +254,8 @@ class BearerAuthMiddleware(Engine):
             )
         if not 0 <= leeway <= 600:
             raise ConfigurationError("leeway", "must be between 0 and 600 seconds")
+        if not isinstance(accept_jwt_typ, bool):
+            raise ConfigurationError("accept_jwt_typ", f"must be True or False, got {accept_jwt_typ!r}")
         endpoint = _check_url("endpoint", endpoint)
         if discovery_url is not None:
             _check_url("discovery_url", discovery_url)
@@ -250,6 +270,7 @@ class BearerAuthMiddleware(Engine):
             clock=clock,
             leeway=leeway,
             precedence=precedence,
+            token_types=JWT_ACCESS_TOKEN_TYPES if accept_jwt_typ else ACCESS_TOKEN_TYPES,
         )
         super().__init__(
             app,

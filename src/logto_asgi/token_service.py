@@ -32,7 +32,13 @@ from .models import AccessTokenClaims, UserInfo, UserInfoScope
 from .provider import ProviderClient
 from .sessions._ops import StoreOps
 from .sessions.base import CachedToken, Session, token_key
-from .tokens import ORGANIZATION_AUDIENCE, check_id_token, verify_access_token, verify_signature
+from .tokens import (
+    FETCHED_ACCESS_TOKEN_TYPES,
+    ORGANIZATION_AUDIENCE,
+    check_id_token,
+    verify_access_token,
+    verify_signature,
+)
 
 logger = logging.getLogger("logto_asgi")
 
@@ -270,6 +276,9 @@ class TokenService:
                 audience=audience,
                 now=self._clock(),
                 leeway=self.config.clock_skew,
+                # Straight from the token endpoint (TLS, our credentials): no typ to insist
+                # on (Keycloak and LemonLDAP say JWT); other kinds are still refused.
+                token_types=FETCHED_ACCESS_TOKEN_TYPES,
             )
         except TokenValidationError as exc:
             outage = _jwks_outage(self.provider, exc, "access token")

@@ -3,6 +3,10 @@
 The signature is checked first (joserfc, algorithm allowlist, keys from the provider's
 JWKS), then each claim on its own so a failure names the check that failed. The clock
 and the leeway are injected; nothing here reads the wall clock itself.
+
+One provider key signs several kinds of JWT, so each kind is told apart from the others
+(RFC 8725 3.11): by its ``typ`` header where one is sent (``at+jwt``, ``logout+jwt``), and
+access tokens shaped like ID tokens (``nonce``, ``at_hash``…) are refused everywhere.
 """
 
 from __future__ import annotations
@@ -24,6 +28,27 @@ MAX_TOKEN_LENGTH = 16_384
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 #: Logto's organization tokens have ``aud = urn:logto:organization:<id>``.
 ORGANIZATION_AUDIENCE = "urn:logto:organization:"
+
+# Token types: ``typ`` header values as ``media_type`` gives them; ``None``: no ``typ``.
+#: RFC 9068 section 4: a JWT access token says ``typ: at+jwt`` (Logto, oidc-provider do).
+ACCESS_TOKEN_TYPES: frozenset[str | None] = frozenset({"application/at+jwt"})
+#: ``BearerAuthMiddleware(accept_jwt_typ=True)``: also the generic ``typ: JWT`` that
+#: Keycloak (unless told to send ``at+jwt``) and LemonLDAP::NG put on access tokens.
+JWT_ACCESS_TOKEN_TYPES: frozenset[str | None] = ACCESS_TOKEN_TYPES | {"application/jwt"}
+#: Tokens a session fetched itself from the token endpoint (over TLS, with the client's
+#: credentials) cannot have been swapped by a client: any ``typ`` that names no other kind.
+FETCHED_ACCESS_TOKEN_TYPES: frozenset[str | None] = JWT_ACCESS_TOKEN_TYPES | {None}
+#: Back-Channel Logout 1.0 2.4 recommends ``typ: logout+jwt`` (oidc-provider, Keycloak 25+,
+#: Authentik 2025.12+ send it); earlier Keycloak and Authentik send ``JWT``, which, like no
+#: ``typ``, names no kind: the ``events`` claim and the absent ``nonce`` tell those apart
+#: (section 4.1). A token typed as anything else (``at+jwt``…) is refused.
+LOGOUT_TOKEN_TYPES: frozenset[str | None] = frozenset({"application/logout+jwt", "application/jwt", None})
+#: Claims only ID tokens carry (OIDC Core 2 and 3.3.2.11, FAPI's ``s_hash``): an access
+#: token with one of them is an ID token presented in its place.
+ID_TOKEN_CLAIMS = ("nonce", "at_hash", "c_hash", "s_hash")
+#: The oldest ``iat`` a logout token may have (plus the leeway), whatever its ``exp``:
+#: providers send them the moment a session ends (oidc-provider: ``exp = iat + 120``).
+MAX_LOGOUT_TOKEN_AGE = 300.0
 
 
 class KeySource(Protocol):
@@ -49,6 +74,34 @@ def read_header(token: str) -> dict[str, Any]:
     if not isinstance(header, dict):
         raise _fail("format", "the token header is not a JSON object")
     return header
+
+
+def media_type(header: Mapping[str, Any]) -> str | None:
+    """The ``typ`` header as a lower-case media type (RFC 7515 4.1.9: ``at+jwt`` means
+    ``application/at+jwt``); ``None`` when there is none."""
+    typ = header.get("typ")
+    if typ is None:
+        return None
+    if not isinstance(typ, str):
+        raise _fail("typ", "the 'typ' header is not a string")
+    typ = typ.lower()
+    return typ if "/" in typ else f"application/{typ}"
+
+
+def check_type(header: Mapping[str, Any], accepted: frozenset[str | None], kind: str) -> None:
+    """Refuse a token whose ``typ`` header is not one of ``accepted``."""
+    if media_type(header) not in accepted:
+        raise _fail("typ", f"the token's 'typ' header does not say it is {kind}")
+
+
+def check_not_id_token(claims: Mapping[str, Any]) -> None:
+    """Refuse an access token that carries a claim of ID tokens (or Keycloak's ``typ: ID``)."""
+    for name in ID_TOKEN_CLAIMS:
+        if name in claims:
+            raise _fail("typ", f"the access token carries '{name}', a claim of ID tokens")
+    typ = claims.get("typ")
+    if isinstance(typ, str) and typ.lower() == "id":
+        raise _fail("typ", "the access token's 'typ' claim says it is an ID token")
 
 
 def _verified_payload(token: str, alg: str, keys: Iterable[Any]) -> bytes | None:
@@ -182,6 +235,7 @@ def check_access_token(
         ):
             raise _fail("aud", "the access token is not meant for this resource")
     check_time(claims, now=now, leeway=leeway, require_iat=False)
+    check_not_id_token(claims)
 
 
 async def verify_access_token(
@@ -193,10 +247,12 @@ async def verify_access_token(
     now: float,
     leeway: float,
     organization_tokens: bool = False,
+    token_types: frozenset[str | None] = ACCESS_TOKEN_TYPES,
 ) -> dict[str, Any]:
     """The one JWT access-token validator (sessions' resource tokens and bearer tokens):
-    the format before any network call, then signature, issuer, audience and time."""
-    read_header(token)
+    the format and the ``typ`` header (one of ``token_types``) before any network call,
+    then signature, issuer, audience, time, and no claim of ID tokens."""
+    check_type(read_header(token), token_types, "an access token")
     claims = await verify_signature(token, keys)
     check_access_token(
         claims,
@@ -209,18 +265,33 @@ async def verify_access_token(
     return claims
 
 
+def _logout_token_times(claims: Mapping[str, Any], *, now: float, leeway: float) -> float:
+    """``exp`` (required, errata set 1), ``iat`` neither ahead nor older than
+    ``MAX_LOGOUT_TOKEN_AGE``; the last moment the token is accepted."""
+    exp, iat = _number(claims, "exp"), _number(claims, "iat")
+    check_time(claims, now=now, leeway=leeway)
+    if iat < now - MAX_LOGOUT_TOKEN_AGE - leeway:
+        raise _fail("iat", "the logout token is too old")
+    return min(exp, iat + MAX_LOGOUT_TOKEN_AGE) + leeway
+
+
 def check_logout_token(
-    claims: Mapping[str, Any], *, issuer: str, client_id: str, now: float, leeway: float
-) -> None:
-    """OIDC Back-Channel Logout 1.0, 2.6."""
+    claims: Mapping[str, Any],
+    *,
+    header: Mapping[str, Any],
+    issuer: str,
+    client_id: str,
+    now: float,
+    leeway: float,
+) -> float:
+    """OIDC Back-Channel Logout 1.0 (errata set 1), 2.6, on verified claims and the JOSE
+    ``header``. Returns the last moment the token is accepted: its ``jti`` must be
+    remembered until then, or a captured token could be replayed."""
+    check_type(header, LOGOUT_TOKEN_TYPES, "a logout token")
     check_issuer(claims, issuer)
     if client_id not in audiences(claims):
         raise _fail("aud", "the logout token is not meant for this application")
-    _number(claims, "iat")
-    if "exp" in claims:
-        check_time(claims, now=now, leeway=leeway)
-    elif _number(claims, "iat") > now + leeway:
-        raise _fail("iat", "the logout token was issued in the future")
+    accepted_until = _logout_token_times(claims, now=now, leeway=leeway)
     jti = claims.get("jti")
     if not isinstance(jti, str) or not jti:
         raise _fail("jti", "the logout token has no 'jti'")
@@ -232,3 +303,4 @@ def check_logout_token(
     sub, sid = claims.get("sub"), claims.get("sid")
     if not (isinstance(sub, str) and sub) and not (isinstance(sid, str) and sid):
         raise _fail("sub", "the logout token names neither 'sub' nor 'sid'")
+    return accepted_until

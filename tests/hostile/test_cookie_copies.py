@@ -4,6 +4,8 @@ finding 11): with cookie sessions it stays signed in (documented), unless
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
@@ -14,7 +16,7 @@ from support.provider import OidcTestProvider
 pytestmark = pytest.mark.anyio
 
 
-async def copy_then_sign_out(provider: OidcTestProvider, **overrides: object) -> httpx.Response:
+async def copy_then_sign_out(provider: OidcTestProvider, **overrides: Any) -> httpx.Response:
     """Sign in, copy the session cookies, sign out in the browser, use the copy."""
     h = await make_harness(provider, **overrides)
     try:

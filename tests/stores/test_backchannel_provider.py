@@ -3,15 +3,19 @@ HTTP to the app under uvicorn, end exactly the sessions they name."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from logto_asgi import LogtoMiddleware, MemoryStore, PostgresStore, RedisStore, SessionStore
+from logto_asgi._crypto import b64url_decode
+from logto_asgi.tokens import MAX_LOGOUT_TOKEN_AGE
 from support.app import build_app, register_app
 from support.provider import OidcTestProvider, provider_login
 from support.server import listen, serve
@@ -115,6 +119,7 @@ async def test_provider_logout_ends_only_the_named_session(provider: OidcTestPro
     assert (await site.me(second)).status_code == 200
 
     assert len(site.recorder.bodies) == 1
+    assert_typed_and_short_lived(site.recorder.bodies[0])
     async with httpx.AsyncClient() as client:
         replay = await client.post(
             f"{site.url}{PATH}",
@@ -125,6 +130,16 @@ async def test_provider_logout_ends_only_the_named_session(provider: OidcTestPro
     assert replay.json()["error"] == "invalid_request"
     assert replay.headers["cache-control"] == "no-store"
     assert (await site.me(second)).status_code == 200
+
+
+def assert_typed_and_short_lived(body: bytes) -> None:
+    """What the checks assume of the provider's logout tokens: typ logout+jwt, and an exp
+    well inside the age bound (oidc-provider: iat + 120 s)."""
+    [token] = parse_qs(body.decode())["logout_token"]
+    head, payload, _ = token.split(".")
+    claims = json.loads(b64url_decode(payload))
+    assert json.loads(b64url_decode(head))["typ"] == "logout+jwt"
+    assert claims["exp"] - claims["iat"] == 120 < MAX_LOGOUT_TOKEN_AGE
 
 
 async def test_provider_logout_of_the_user_ends_every_session(provider: OidcTestProvider, site: Site) -> None:

@@ -66,6 +66,7 @@ def logout_claims(**overrides: Any) -> dict[str, Any]:
         "aud": CLIENT_ID,
         "sub": "user-1",
         "iat": NOW,
+        "exp": NOW + 120,
         "jti": "jti-1",
         "events": {BACKCHANNEL_EVENT: {}},
     }
@@ -81,7 +82,8 @@ def check_access(claims: dict[str, Any]) -> None:
 
 
 def check_logout(claims: dict[str, Any]) -> None:
-    check_logout_token(claims, issuer=ISSUER, client_id=CLIENT_ID, now=NOW, leeway=LEEWAY)
+    header = {"alg": "ES384", "typ": "logout+jwt"}
+    check_logout_token(claims, header=header, issuer=ISSUER, client_id=CLIENT_ID, now=NOW, leeway=LEEWAY)
 
 
 def refused(check: Check, claims: dict[str, Any]) -> TokenValidationError:
