@@ -60,6 +60,7 @@ TARGETS: list[tuple[str, tuple[str, ...] | None]] = [
     ("bearer.py", None),
     ("backchannel.py", None),
     ("callback_checks.py", None),
+    ("sign_out_guard.py", None),
     ("redirects.py", None),
     ("cache_headers.py", None),
     ("sessions/cookie.py", None),
