@@ -147,4 +147,5 @@ class Signer:
 
 def fingerprint(value: str) -> str:
     """A stable, non-reversible handle for a secret value (cache keys, store keys)."""
-    return b64url_encode(hashlib.sha256(value.encode("utf-8")).digest())
+    # surrogatepass: a lone surrogate (from a JSON escape) must not raise here
+    return b64url_encode(hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest())

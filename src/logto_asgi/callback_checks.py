@@ -60,7 +60,7 @@ def check_issuer(query: Mapping[str, str], metadata: ProviderMetadata) -> None:
                 "the sign-in response does not say which provider sent it ('iss' is missing): start again"
             )
         return
-    if not hmac.compare_digest(iss.encode("utf-8", "replace"), metadata.issuer.encode()):
+    if not hmac.compare_digest(iss.encode("utf-8", "surrogatepass"), metadata.issuer.encode()):
         raise TransactionError(
             "the sign-in response comes from another provider than the configured one: start again"
         )

@@ -63,7 +63,10 @@ class ProviderMetadata:
             value = data.get(name)
             if value is None and not required:
                 return None
-            parts = urlsplit(value) if isinstance(value, str) else None
+            try:
+                parts = urlsplit(value) if isinstance(value, str) else None
+            except ValueError:  # e.g. "http://[::1": an invalid IPv6 literal
+                parts = None
             if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ProviderError(f"the discovery document has no valid {name!r}")
             return str(value)

@@ -8,12 +8,12 @@ every rule is unit-testable without a server).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote
 
+from . import _json as strict_json
 from .errors import AuthorizationError, ProviderError, ProviderUnavailable
 
 #: A provider answer larger than this is refused before parsing.
@@ -118,7 +118,7 @@ def read_json(what: str, reply: ProviderReply, *, unusable: type[ProviderError] 
     if len(reply.body) > MAX_RESPONSE_BYTES:
         raise unusable(f"the provider's {what} response is too large")
     try:
-        return json.loads(reply.body)
+        return strict_json.loads(reply.body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise unusable(f"the provider's {what} response is not JSON (HTTP {reply.status})") from exc
 

@@ -12,14 +12,15 @@ access tokens shaped like ID tokens (``nonce``, ``at_hash``…) are refused ever
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from joserfc import jws
 from joserfc.errors import JoseError
 
+from . import _json as strict_json
 from ._crypto import InvalidToken, b64url_decode
+from ._json import MAX_INT
 from .errors import TokenValidationError
 
 #: Asymmetric algorithms only: never ``none``, never HMAC (a public key is not a secret).
@@ -59,6 +60,11 @@ class KeySource(Protocol):
         ...
 
 
+def _utf8(value: str) -> bytes:
+    """Bytes to compare; a lone surrogate (a JSON escape) cannot make this raise."""
+    return value.encode("utf-8", "surrogatepass")
+
+
 def _fail(check: str, description: str) -> TokenValidationError:
     return TokenValidationError(description, check=check)
 
@@ -68,7 +74,7 @@ def read_header(token: str) -> dict[str, Any]:
     if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
         raise _fail("format", "the token is not a compact JWS")
     try:
-        header = json.loads(b64url_decode(token.split(".", 1)[0]))
+        header = strict_json.loads(b64url_decode(token.split(".", 1)[0]))
     except (InvalidToken, ValueError) as exc:
         raise _fail("format", "the token header is not base64url JSON") from exc
     if not isinstance(header, dict):
@@ -135,7 +141,7 @@ async def verify_signature(token: str, provider: KeySource) -> dict[str, Any]:
             payload = _verified_payload(token, alg, fresh)
     if payload is not None:
         try:
-            claims = json.loads(payload)
+            claims = strict_json.loads(payload)
         except ValueError as exc:
             raise _fail("format", "the token payload is not JSON") from exc
         if not isinstance(claims, dict):
@@ -150,6 +156,9 @@ def _number(claims: Mapping[str, Any], name: str) -> float:
     value = claims.get(name)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _fail(name, f"the '{name}' claim is missing or not a number")
+    # (claims parsed elsewhere may hold 10**400 or inf: no OverflowError, no "never expires")
+    if not -MAX_INT <= value <= MAX_INT:
+        raise _fail(name, f"the '{name}' claim is out of range")
     return float(value)
 
 
@@ -175,7 +184,7 @@ def audiences(claims: Mapping[str, Any]) -> list[str]:
 
 def check_issuer(claims: Mapping[str, Any], issuer: str) -> None:
     iss = claims.get("iss")
-    if not isinstance(iss, str) or not hmac.compare_digest(iss.encode(), issuer.encode()):
+    if not isinstance(iss, str) or not hmac.compare_digest(_utf8(iss), issuer.encode()):
         raise _fail("iss", "the token was not issued by the configured provider")
 
 
@@ -204,7 +213,7 @@ def check_id_token(
     check_time(claims, now=now, leeway=leeway)
     if nonce is not None:
         sent = claims.get("nonce")
-        if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), nonce.encode()):
+        if not isinstance(sent, str) or not hmac.compare_digest(_utf8(sent), nonce.encode()):
             raise _fail("nonce", "the ID token's nonce does not match this sign-in")
 
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeGuard
 
+from . import _json as strict_json
 from ._crypto import InvalidToken, JweCodec
 from ._http import CookieJar, duplicated
 
@@ -46,13 +47,15 @@ class Transaction:
     def decode(cls, value: str, codec: JweCodec, *, state: str, now: float) -> Transaction:
         """Decrypt and check a transaction for ``state``; ``InvalidToken`` otherwise."""
         try:
-            fields = json.loads(codec.decrypt(value))
+            fields = strict_json.loads(codec.decrypt(value))
+            if not isinstance(fields, list):
+                raise TypeError("not a list")
             tx = cls(*fields)
         except (ValueError, TypeError) as exc:
             raise InvalidToken("malformed transaction") from exc
         if not all(isinstance(f, str) for f in fields[:5]) or not isinstance(tx.created_at, int):
             raise InvalidToken("malformed transaction")
-        if not hmac.compare_digest(tx.state.encode(), state.encode()):
+        if not hmac.compare_digest(tx.state.encode("utf-8", "surrogatepass"), state.encode()):
             raise InvalidToken("state mismatch")
         if not 0 <= now - tx.created_at <= TRANSACTION_TTL:
             raise InvalidToken("transaction expired")

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
+from .. import _json as strict_json
+
 __all__ = ["AtomicStore", "CachedToken", "ClosableStore", "Session", "SessionStore"]
 
 
@@ -174,7 +176,7 @@ class Session(_SessionFields):
     def from_json(cls, raw: bytes) -> Session:
         """Parse a session; raise ``ValueError`` on anything malformed."""
         try:
-            data = json.loads(raw)
+            data = strict_json.loads(raw)
             created, updated, expires = data["t"]
             tokens = {
                 str(key): CachedToken(str(tok), float(exp), str(scope))
@@ -194,6 +196,9 @@ class Session(_SessionFields):
             session = tuple.__new__(cls, fields)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError("malformed session") from exc
+        refresh = data.get("r")
         if data.get("v") != 1 or not isinstance(session.claims.get("sub"), str):
+            raise ValueError("malformed session")
+        if refresh is not None and not isinstance(refresh, str):
             raise ValueError("malformed session")
         return session
