@@ -5,6 +5,7 @@
 #   make test      pytest over tests/ with branch coverage (extra options: PYTEST_ARGS=...)
 #   make lint      ruff format --check, ruff check, mypy --strict
 #   make mutants   mutation testing of the security checks (tools/mutants.py; MUTANTS_ARGS=...)
+#   make fuzz      coverage-guided fuzzing, FUZZ_SECONDS per target (tools/fuzz.py; FUZZ_ARGS=...)
 #   make bench     the benchmark suite (bench/): one table, also bench/results/latest.json
 #   make docs      the MkDocs site in site/ (mkdocs build --strict: warnings fail)
 #   make demo      the test provider + an example app on http://localhost:3000
@@ -20,6 +21,8 @@ PY := $(VENV)/bin/python
 PROVIDER_DIR := tests/provider
 APP ?= starlette
 PYTEST_ARGS ?=
+FUZZ_SECONDS ?= 60
+FUZZ_ARGS ?=
 
 # Stamps live in the venv, so deleting .venv redoes everything.
 PY_STAMP := $(VENV)/.stamp-python
@@ -32,10 +35,10 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PIP_NO_INPUT := 1
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: help install system-deps test lint mutants docs bench demo clean
+.PHONY: help install system-deps test lint mutants fuzz docs bench demo clean
 
 help:
-	@echo "make install | test | lint | mutants | docs | bench | demo [APP=starlette|fastapi|quart] | clean"
+	@echo "make install | test | lint | mutants | fuzz [FUZZ_SECONDS=60] | docs | bench | demo [APP=starlette|fastapi|quart] | clean"
 
 install: $(PY_STAMP) $(NPM_STAMP) system-deps
 
@@ -73,13 +76,18 @@ test: install
 	$(PY) -m pytest --cov=logto_asgi --cov-branch --cov-report=term $(PYTEST_ARGS) tests
 
 lint: install
-	$(VENV)/bin/ruff format --check src tests examples bench tools
-	$(VENV)/bin/ruff check src tests examples bench tools
-	MYPYPATH=src:tests $(VENV)/bin/mypy --strict --explicit-package-bases src tests bench tools
+	$(VENV)/bin/ruff format --check src tests examples bench tools fuzz
+	$(VENV)/bin/ruff check src tests examples bench tools fuzz
+	MYPYPATH=src:tests $(VENV)/bin/mypy --strict --explicit-package-bases src tests bench tools fuzz
 
 # Mutation testing: every security check must have a test that fails when it is weakened.
 mutants: $(PY_STAMP)
 	$(PY) tools/mutants.py $(MUTANTS_ARGS)
+
+# Coverage-guided fuzzing (fuzz/, atheris): each target FUZZ_SECONDS, one after the other;
+# exit 1 on any crash. FUZZ_ARGS="--runs 1000000 --tolerate-known" is the long run.
+fuzz: $(PY_STAMP)
+	$(PY) tools/fuzz.py --seconds $(FUZZ_SECONDS) $(FUZZ_ARGS)
 
 $(DOCS_STAMP): $(PY_STAMP)
 	$(PY) -m pip install --quiet --group docs

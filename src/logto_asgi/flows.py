@@ -128,7 +128,12 @@ def parse_token_response(body: Mapping[str, Any], *, now: float) -> TokenRespons
     if not isinstance(token_type, str) or token_type.lower() not in ("bearer", "dpop"):
         raise ProviderError("the token response has an unknown token_type")
     expires_in = body.get("expires_in", 3600)
-    if isinstance(expires_in, bool) or not isinstance(expires_in, (int, float)) or expires_in < 0:
+    # (bounded: a session holding now + 1e300 could not be read back)
+    if (
+        isinstance(expires_in, bool)
+        or not isinstance(expires_in, (int, float))
+        or not 0 <= expires_in <= 10**9
+    ):
         raise ProviderError("the token response has an invalid expires_in")
 
     def optional(name: str) -> str | None:

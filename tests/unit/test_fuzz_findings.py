@@ -11,6 +11,7 @@ from logto_asgi import ProviderError, TokenValidationError
 from logto_asgi._crypto import fingerprint
 from logto_asgi._json import MAX_INT, loads
 from logto_asgi.discovery import ProviderMetadata
+from logto_asgi.flows import parse_token_response
 from logto_asgi.sessions.base import Session
 from logto_asgi.tokens import check_issuer, check_time
 
@@ -82,3 +83,9 @@ def test_a_session_whose_refresh_token_is_not_a_string_is_malformed(refresh: obj
     data["r"] = refresh
     with pytest.raises(ValueError):
         Session.from_json(json.dumps(data).encode())
+
+
+def test_a_huge_expires_in_is_a_provider_error() -> None:
+    """``expires_in: 1e300`` would make a session that cannot be read back: refused."""
+    with pytest.raises(ProviderError):
+        parse_token_response({"access_token": "a", "token_type": "Bearer", "expires_in": 1e300}, now=1000)
