@@ -28,11 +28,14 @@ class RequestCookies(dict[str, str]):
     more than once: a sibling subdomain can set a cookie of the same name for the parent
     domain, so a duplicated name of ours is ambiguous and must not be trusted."""
 
-    __slots__ = ("duplicates",)
+    __slots__ = ("duplicates", "joined")
 
     def __init__(self) -> None:
         super().__init__()
         self.duplicates: frozenset[str] = frozenset()
+        #: Session values already assembled from these cookies, by cookie name: a parsed
+        #: header is reused for every request that sends it, and so is this.
+        self.joined: dict[str, str | None] = {}
 
 
 def duplicated(cookies: Mapping[str, str], name: str) -> bool:

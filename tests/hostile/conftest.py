@@ -8,6 +8,7 @@ import pytest
 
 from hostile.harness import HostileHarness, make_hostile_harness
 from hostile.hostile_provider import HostileProvider, run_hostile_provider
+from support.app import Harness, make_harness
 from support.provider import OidcTestProvider, start_provider
 
 
@@ -35,3 +36,13 @@ def provider() -> Iterator[OidcTestProvider]:
     """npm's oidc-provider configured like Logto, on a free loopback port."""
     with start_provider() as running:
         yield running
+
+
+@pytest.fixture
+async def harness(provider: OidcTestProvider) -> AsyncIterator[Harness]:
+    """A fresh client registration and app against the real provider."""
+    made = await make_harness(provider)
+    try:
+        yield made
+    finally:
+        await made.aclose()

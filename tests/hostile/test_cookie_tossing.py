@@ -5,27 +5,16 @@ names (which browsers refuse to accept from a sibling) work end to end."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 
 from logto_asgi import LogtoMiddleware
-from support.app import APP_ORIGIN, Harness, browser_cookies, build_app, make_harness, register_app
+from support.app import APP_ORIGIN, Harness, browser_cookies, build_app, register_app
 from support.provider import OidcTestProvider, provider_login
 
 pytestmark = pytest.mark.anyio
 
 HTTPS_ORIGIN = "https://app.test"
-
-
-@pytest.fixture
-async def harness(provider: OidcTestProvider) -> AsyncIterator[Harness]:
-    h = await make_harness(provider)
-    try:
-        yield h
-    finally:
-        await h.aclose()
 
 
 async def session_of(harness: Harness, username: str) -> dict[str, str]:

@@ -6,7 +6,6 @@ app's own pages (Fetch Metadata ``same-origin``/``none``, or a same-origin ``Ori
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -19,14 +18,10 @@ pytestmark = pytest.mark.anyio
 END_SESSION = "/oidc/session/end"
 
 
-@pytest.fixture
-async def harness(provider: OidcTestProvider) -> AsyncIterator[Harness]:
-    h = await make_harness(provider)
-    try:
-        await h.sign_in("alice")
-        yield h
-    finally:
-        await h.aclose()
+@pytest.fixture(autouse=True)
+async def alice_signed_in(harness: Harness) -> None:
+    """Every test starts with alice signed in (the hostile conftest's ``harness``)."""
+    await harness.sign_in("alice")
 
 
 async def sign_out(harness: Harness, method: str = "GET", **headers: str) -> httpx.Response:

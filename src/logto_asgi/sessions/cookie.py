@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .._http import duplicated
+from .._http import RequestCookies, duplicated
 from ..errors import ConfigurationError
 
 __all__ = ["CookieStore"]
@@ -44,6 +44,17 @@ MAX_CHUNKS = 50
 
 
 def join_chunks(name: str, cookies: Mapping[str, str]) -> str | None:
+    """The session value of ``cookies`` (see ``_join``), assembled once per parsed header."""
+    memo = cookies.joined if isinstance(cookies, RequestCookies) else None
+    if memo is not None and name in memo:
+        return memo[name]
+    value = _join(name, cookies)
+    if memo is not None:
+        memo[name] = value
+    return value
+
+
+def _join(name: str, cookies: Mapping[str, str]) -> str | None:
     """The session value from ``name`` or from ``name.0``, ``name.1``…; ``None`` when
     there is none, or when the set is ambiguous.
 
