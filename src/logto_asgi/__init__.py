@@ -24,6 +24,7 @@ from .errors import (
     TransactionError,
 )
 from .guards import RequireAuth, requires_auth
+from .introspection import TokenIntrospection
 from .middleware import LogtoMiddleware, LogtoUser
 from .models import AccessTokenClaims, IdTokenClaims, ReservedResource, UserInfo, UserInfoScope
 from .sessions import CookieStore, MemoryStore, SessionStore
@@ -64,6 +65,7 @@ __all__ = [
     "SessionExpired",
     "SessionStore",
     "StoreUnavailable",
+    "TokenIntrospection",
     "TokenValidationError",
     "TransactionError",
     "UserInfo",

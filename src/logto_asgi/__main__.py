@@ -31,7 +31,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     check.add_argument("--app-secret", help="App secret (default: $LOGTO_APP_SECRET)")
     check.add_argument("--cookie-secret", help="cookie secret (default: $LOGTO_COOKIE_SECRET)")
     check.add_argument("--base-url", help="the app's public URL (default: $LOGTO_BASE_URL)")
-    check.add_argument("--discovery-url", help="discovery URL of a non-Logto provider")
+    check.add_argument(
+        "--discovery-url", help="discovery URL of another OpenID provider (default: $LOGTO_DISCOVERY_URL)"
+    )
+    check.add_argument("--issuer", help="the issuer, when the discovery URL does not name it")
     args = parser.parse_args(argv)
     overrides = {
         name: value
@@ -42,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("cookie_secret", args.cookie_secret),
             ("base_url", args.base_url),
             ("discovery_url", args.discovery_url),
+            ("issuer", args.issuer),
         )
         if value is not None
     }

@@ -28,7 +28,8 @@ logger = logging.getLogger("logto_asgi")
 MAX_BODY = 64 * 1024
 
 
-def _sid_key(sid: str) -> str:
+def sid_index_key(sid: str) -> str:
+    """Where the ids of the server-side sessions of one provider session are kept."""
     return f"bcl-sid:{fingerprint(sid)}"
 
 
@@ -39,12 +40,15 @@ def _sub_key(sub: str) -> str:
 async def index_session(core: LogtoCore, session: Session) -> None:
     """Remember which provider session and user a new server-side session belongs to."""
     backend = core.server_sessions
-    if backend is None or core.config.backchannel_logout_path is None:
+    config = core.config
+    if backend is None or (
+        config.backchannel_logout_path is None and config.frontchannel_logout_path is None
+    ):
         return
     ttl = core.config.session_max_age
     sid, sub = session.claims.get("sid"), session.claims.get("sub")
     if isinstance(sid, str) and sid:
-        await backend.ops.set_add(_sid_key(sid), session.id, ttl)
+        await backend.ops.set_add(sid_index_key(sid), session.id, ttl)
     if isinstance(sub, str) and sub:
         await backend.ops.set_add(_sub_key(sub), session.id, ttl)
 
@@ -96,7 +100,15 @@ async def _end_sessions(core: LogtoCore, backend: StoreBackend, token: str) -> l
     if await backend.ops.get(jti_key) is not None:
         raise TokenValidationError("this logout token was already used", check="jti")
     sid, sub = claims.get("sid"), claims.get("sub")
-    key = _sid_key(sid) if isinstance(sid, str) and sid else _sub_key(str(sub))
+    key = sid_index_key(sid) if isinstance(sid, str) and sid else _sub_key(str(sub))
+    ended = await end_indexed_sessions(core, backend, key)
+    await backend.ops.add(jti_key, b"1", remember)
+    return ended
+
+
+async def end_indexed_sessions(core: LogtoCore, backend: StoreBackend, key: str) -> list[str]:
+    """End every server-side session listed under the index ``key``; their ids. On a store
+    error the ids not yet ended go back into the index (a retry finishes the job)."""
     ended = await backend.ops.set_pop_all(key)
     for done, session_id in enumerate(ended):
         try:
@@ -106,7 +118,6 @@ async def _end_sessions(core: LogtoCore, backend: StoreBackend, token: str) -> l
             for left in ended[done:]:
                 await backend.ops.set_add(key, left, core.config.session_max_age)
             raise
-    await backend.ops.add(jti_key, b"1", remember)
     return ended
 
 

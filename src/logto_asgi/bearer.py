@@ -34,6 +34,7 @@ from .boundary import BearerTokenRejected, ErrorRenderer, install_framework_hand
 from .config import _check_url
 from .engine import Engine, claim_identity, rank
 from .errors import AccessDenied, ConfigurationError, LogtoError, NotAuthenticated, TokenValidationError
+from .introspection import Introspector, TokenIntrospection, check_introspected, looks_like_jwt
 from .models import AccessTokenClaims
 from .provider import ProviderClient, ProviderSettings
 from .tokens import (
@@ -148,8 +149,12 @@ class BearerAuthenticator:
         leeway: float,
         precedence: int,
         token_types: frozenset[str | None] = ACCESS_TOKEN_TYPES,
+        introspection: TokenIntrospection | None = None,
     ) -> None:
         self.provider = provider
+        self.introspector = (
+            Introspector(introspection, provider.send, clock) if introspection is not None else None
+        )
         self.audiences = audiences
         self.organization_tokens = organization_tokens
         self.clock = clock
@@ -195,6 +200,18 @@ class BearerAuthenticator:
         """The claims of a valid access token; ``TokenValidationError`` otherwise (or a
         ``ProviderError`` when the keys cannot be fetched)."""
         metadata = await self.provider.metadata()
+        if self.introspector is not None and not looks_like_jwt(token):
+            answer = await self.introspector.answer(token, metadata)
+            return AccessTokenClaims(
+                check_introspected(
+                    answer,
+                    issuer=metadata.issuer,
+                    audiences=self.audiences,
+                    client_ids=self.introspector.options.client_ids,
+                    now=self.clock(),
+                    leeway=self.leeway,
+                )
+            )
         claims = await verify_access_token(
             token,
             self.provider,
@@ -211,8 +228,10 @@ class BearerAuthenticator:
 class BearerAuthMiddleware(Engine):
     """Validate ``Authorization: Bearer <JWT>`` access tokens for an API.
 
-    ``endpoint`` is the Logto endpoint (issuer ``{endpoint}/oidc``; ``discovery_url`` for
-    any other provider). ``audience`` is the API's resource indicator, or a list of them;
+    ``endpoint`` is the Logto endpoint (issuer ``{endpoint}/oidc``); any other provider is
+    named by ``discovery_url`` (and ``issuer`` when that URL is not
+    ``{issuer}/.well-known/openid-configuration``). ``audience`` is the API's resource
+    indicator, or a list of them;
     ``organization_tokens=True`` also accepts organization tokens of this issuer
     (``aud = urn:logto:organization:<id>``). ``leeway`` is the allowed clock skew in
     seconds; ``clock`` and ``http_client`` are injectable (see ``logto_asgi.testing``).
@@ -224,16 +243,21 @@ class BearerAuthMiddleware(Engine):
     client sends RFC 9068 headers, LemonLDAP::NG); tokens carrying a claim of ID tokens
     (``nonce``, ``at_hash``, ``c_hash``, ``s_hash``, or Keycloak's ``typ: "ID"`` claim) are
     refused even then. A token without ``typ`` is always refused.
+
+    ``introspection=TokenIntrospection(client_id=..., client_secret=...)`` accepts opaque
+    access tokens too (RFC 7662; see ``logto_asgi.introspection``): a token that is not
+    shaped like a JWT is sent to the provider's introspection endpoint, its answer cached.
     """
 
     def __init__(
         self,
         app: ASGIApp,
         *,
-        endpoint: str,
+        endpoint: str | None = None,
         audience: str | Sequence[str] | None = None,
         organization_tokens: bool = False,
         discovery_url: str | None = None,
+        issuer: str | None = None,
         http_client: httpx.AsyncClient | None = None,
         http_timeout: float = 10,
         clock: Callable[[], float] = time.time,
@@ -241,6 +265,7 @@ class BearerAuthMiddleware(Engine):
         precedence: int = BEARER_PRECEDENCE,
         error_renderer: ErrorRenderer = render_error,
         accept_jwt_typ: bool = False,
+        introspection: TokenIntrospection | None = None,
     ) -> None:
         audiences = (audience,) if isinstance(audience, str) else tuple(audience or ())
         for aud in audiences:
@@ -254,13 +279,20 @@ class BearerAuthMiddleware(Engine):
             )
         if not 0 <= leeway <= 600:
             raise ConfigurationError("leeway", "must be between 0 and 600 seconds")
+        if introspection is not None and not isinstance(introspection, TokenIntrospection):
+            raise ConfigurationError("introspection", "must be a TokenIntrospection(...)")
         if not isinstance(accept_jwt_typ, bool):
             raise ConfigurationError("accept_jwt_typ", f"must be True or False, got {accept_jwt_typ!r}")
-        endpoint = _check_url("endpoint", endpoint)
+        if endpoint is not None:
+            endpoint = _check_url("endpoint", endpoint)
         if discovery_url is not None:
             _check_url("discovery_url", discovery_url)
-        settings = ProviderSettings.for_endpoint(
-            endpoint, discovery_url=discovery_url, http_timeout=http_timeout, http_client=http_client
+        settings = ProviderSettings.for_provider(
+            endpoint,
+            discovery_url=discovery_url,
+            issuer=issuer,
+            http_timeout=http_timeout,
+            http_client=http_client,
         )
         self.provider = ProviderClient(settings, clock=clock)
         self.authenticator = BearerAuthenticator(
@@ -271,6 +303,7 @@ class BearerAuthMiddleware(Engine):
             leeway=leeway,
             precedence=precedence,
             token_types=JWT_ACCESS_TOKEN_TYPES if accept_jwt_typ else ACCESS_TOKEN_TYPES,
+            introspection=introspection,
         )
         super().__init__(
             app,

@@ -7,14 +7,14 @@ variables or options); the middleware runs the same checks at startup and logs t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from .config import LogtoConfig
 from .coordination import CoordinationPlan
 from .discovery import ProviderMetadata
 from .errors import LogtoError
 from .provider import ProviderClient
-from .tokens import ALLOWED_ALGORITHMS
+from .tokens import ALLOWED_ALGORITHMS, key_suits
 
 Level = Literal["ok", "warning", "error"]
 
@@ -57,8 +57,9 @@ def redirect_uris(config: LogtoConfig, origin: str | None = None) -> tuple[str, 
 async def run_checks(
     config: LogtoConfig, provider: ProviderClient | None = None, coordination: CoordinationPlan | None = None
 ) -> Report:
-    """Fetch discovery and the JWKS and report what would stop sign-in from working, and
-    (given ``coordination``) how the app's processes agree and what that guarantees."""
+    """Fetch discovery and the JWKS, say what the provider supports, and report what
+    would stop sign-in from working, and (given ``coordination``) how the app's processes
+    agree and what that guarantees."""
     report = Report()
     if coordination is not None:
         report.add("ok", f"coordination: {coordination.description}; {coordination.guarantee}")
@@ -70,14 +71,24 @@ async def run_checks(
         except LogtoError as exc:
             report.add("error", f"discovery at {config.metadata_url} failed: {exc.description}")
             return report
-        report.add("ok", f"discovery answered; issuer {metadata.issuer}")
+        kind = "a Logto endpoint" if config.is_logto else "an OpenID provider"
+        report.add("ok", f"discovery answered ({kind}); issuer {metadata.issuer}")
         await _check_keys(report, client, metadata)
-        _check_endpoints(report, metadata)
+        check_capabilities(report, config, metadata)
         _check_registration(report, config)
         return report
     finally:
         if own:
             await client.aclose()
+
+
+def _key_algorithm(key: Any) -> str:
+    """What a JWKS key signs with: its ``alg``, or its type (and curve)."""
+    alg = key.get("alg")
+    if isinstance(alg, str):
+        return alg
+    crv = key.get("crv")
+    return f"{key.key_type} {crv}" if crv else str(key.key_type)
 
 
 async def _check_keys(report: Report, client: ProviderClient, metadata: ProviderMetadata) -> None:
@@ -86,40 +97,120 @@ async def _check_keys(report: Report, client: ProviderClient, metadata: Provider
     except LogtoError as exc:
         report.add("error", f"the JWKS at {metadata.jwks_uri} failed: {exc.description}")
         keys = []
-    if keys:
-        report.add("ok", f"the JWKS has {len(keys)} usable signing key(s)")
+    usable = [key for key in keys if any(key_suits(key, alg) for alg in ALLOWED_ALGORITHMS)]
+    if usable:
+        names = ", ".join(sorted({_key_algorithm(key) for key in usable}))
+        report.add("ok", f"the JWKS has {len(usable)} usable signing key(s): {names}")
     else:
         report.add("error", "the JWKS has no signing key we can use")
+    if len(usable) < len(keys):
+        names = ", ".join(sorted({_key_algorithm(key) for key in keys if key not in usable}))
+        report.add("warning", f"the JWKS has keys we never accept signatures from: {names}")
     advertised = metadata.raw.get("id_token_signing_alg_values_supported")
     if not isinstance(advertised, list):
         return
-    usable = [alg for alg in advertised if alg in ALLOWED_ALGORITHMS]
-    if usable:
-        report.add("ok", f"ID token algorithms we accept: {', '.join(usable)}")
-    else:
+    accepted = [alg for alg in advertised if alg in ALLOWED_ALGORITHMS]
+    refused = [str(alg) for alg in advertised if alg not in ALLOWED_ALGORITHMS]
+    if not accepted:
         report.add(
             "error",
             f"the provider signs ID tokens with {advertised}, none of which is allowed "
             f"({', '.join(ALLOWED_ALGORITHMS)})",
         )
+        return
+    line = f"ID token algorithms we accept: {', '.join(accepted)}"
+    report.add("ok", line + (f" (never: {', '.join(refused)})" if refused else ""))
 
 
-def _check_endpoints(report: Report, metadata: ProviderMetadata) -> None:
-    if not metadata.end_session_endpoint:
+def _supports(metadata: ProviderMetadata, name: str) -> bool:
+    return metadata.raw.get(name) is True
+
+
+def check_capabilities(report: Report, config: LogtoConfig, metadata: ProviderMetadata) -> None:
+    """What the provider supports, against what the configuration needs."""
+    _check_pkce(report, metadata)
+    _check_scopes(report, config, metadata)
+    if _supports(metadata, "authorization_response_iss_parameter_supported"):
+        report.add("ok", "the provider sends iss in authorization responses (RFC 9207: mix-up defence)")
+    else:
+        report.add("ok", "the provider does not advertise iss in authorization responses (RFC 9207)")
+    if metadata.end_session_endpoint:
+        report.add("ok", "RP-initiated logout: sign-out also ends the provider's session")
+    else:
         report.add("warning", "no end_session_endpoint: sign-out will not end the provider's session")
-    if not metadata.revocation_endpoint:
+    if metadata.revocation_endpoint:
+        report.add("ok", "token revocation: sign-out revokes the refresh token")
+    else:
         report.add("warning", "no revocation_endpoint: refresh tokens cannot be revoked at sign-out")
     if not metadata.userinfo_endpoint:
         report.add("warning", "no userinfo_endpoint: fetch_user_info() will not work")
+    _check_logout_channels(report, config, metadata)
+
+
+def _check_pkce(report: Report, metadata: ProviderMetadata) -> None:
+    methods = metadata.raw.get("code_challenge_methods_supported")
+    if not isinstance(methods, list):
+        report.add("warning", "the provider does not advertise PKCE (code_challenge_methods_supported)")
+    elif "S256" in methods:
+        report.add("ok", f"PKCE methods: {', '.join(map(str, methods))} (S256 is used)")
+    else:
+        report.add("error", f"the provider's PKCE methods {methods} lack S256, which sign-in uses")
+
+
+def _check_scopes(report: Report, config: LogtoConfig, metadata: ProviderMetadata) -> None:
+    supported = metadata.raw.get("scopes_supported")
+    scopes = config.sign_in_scopes(supported)
+    if config.is_logto:
+        report.add("ok", "offline_access is requested (with prompt=consent, so Logto issues refresh tokens)")
+    elif "offline_access" in scopes:
+        report.add("ok", "offline_access is supported and requested (refresh tokens)")
+    else:
+        report.add(
+            "ok",
+            "offline_access is not listed in scopes_supported, so it is not requested: sessions "
+            "refresh only if the provider issues refresh tokens anyway",
+        )
+    if isinstance(supported, list):
+        unknown = [scope for scope in scopes if scope not in supported]
+        if unknown:
+            report.add("warning", f"scopes not in the provider's scopes_supported: {', '.join(unknown)}")
+
+
+def _check_logout_channels(report: Report, config: LogtoConfig, metadata: ProviderMetadata) -> None:
+    back = _supports(metadata, "backchannel_logout_supported")
+    front = _supports(metadata, "frontchannel_logout_supported")
+    report.add(
+        "ok",
+        f"provider-initiated logout: back-channel {'yes' if back else 'no'}, "
+        f"front-channel {'yes' if front else 'no'}",
+    )
+    if config.backchannel_logout_path and not back:
+        report.add("warning", "backchannel_logout_path is set, but the provider has no back-channel logout")
+    if config.frontchannel_logout_path:
+        if not front:
+            report.add(
+                "warning", "frontchannel_logout_path is set, but the provider has no front-channel logout"
+            )
+        elif not _supports(metadata, "frontchannel_logout_session_supported"):
+            report.add(
+                "error", "the provider's front-channel logout sends no sid: it cannot end our sessions"
+            )
 
 
 def _check_registration(report: Report, config: LogtoConfig) -> None:
     callback, after_sign_out = redirect_uris(config)
-    report.add("ok", f"register this redirect URI in the Logto Console: {callback}")
+    where = "in the Logto Console" if config.is_logto else "at the provider"
+    report.add("ok", f"register this redirect URI {where}: {callback}")
     report.add("ok", f"register this post sign-out redirect URI: {after_sign_out}")
+    base = config.base_url or "http://localhost:8000"
     if config.backchannel_logout_path:
-        base = config.base_url or "http://localhost:8000"
         report.add("ok", f"register this back-channel logout URI: {base}{config.backchannel_logout_path}")
+    if config.frontchannel_logout_path:
+        report.add(
+            "ok",
+            "register this front-channel logout URI (session required): "
+            f"{base}{config.frontchannel_logout_path}",
+        )
     if config.base_url is None:
         report.add(
             "warning",

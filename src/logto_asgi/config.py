@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from .coordination import Coordination
-from .discovery import discovery_url, logto_issuer
+from .discovery import accepted_issuers, discovery_url, logto_issuer
 from .errors import ConfigurationError
 from .models import ReservedResource, UserInfoScope
 from .redirects import same_origin_target
@@ -22,10 +22,15 @@ if TYPE_CHECKING:
 __all__ = ["LogtoConfig"]
 
 DEFAULT_SCOPES = ("openid", "profile", "offline_access")
+#: What every sign-in asks of a provider that is not Logto (``offline_access`` is added
+#: where the provider's ``scopes_supported`` lists it).
+STANDARD_SCOPES = ("openid", "profile")
+OFFLINE_ACCESS = "offline_access"
 MIN_SECRET_LENGTH = 32
 _SAMESITE = ("lax", "strict", "none")
 _ENV = {
     "endpoint": "LOGTO_ENDPOINT",
+    "discovery_url": "LOGTO_DISCOVERY_URL",
     "app_id": "LOGTO_APP_ID",
     "app_secret": "LOGTO_APP_SECRET",
     "cookie_secret": "LOGTO_COOKIE_SECRET",
@@ -48,6 +53,14 @@ def _secure_origin(url: str) -> bool:
     return parts.scheme == "https" or parts.hostname in ("localhost", "127.0.0.1", "::1")
 
 
+def _check_issuer(value: str) -> None:
+    """An issuer is an https (or http) URL without query or fragment (OIDC Core 2), kept as
+    written: its exact form, trailing slash included, is what tokens carry."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigurationError("issuer", f"must be an http(s) URL without query or fragment, got {value!r}")
+
+
 def _check_path(name: str, value: str) -> None:
     if not value.startswith("/") or value.startswith("//") or any(c in value for c in "?#\\"):
         raise ConfigurationError(name, f"must be a path starting with a single '/', got {value!r}")
@@ -58,25 +71,30 @@ class LogtoConfig:
     """Configuration of ``LogtoMiddleware``.
 
     ``endpoint`` is the Logto endpoint (``https://your-tenant.logto.app``); discovery is
-    read from ``{endpoint}/oidc/.well-known/openid-configuration`` unless
-    ``discovery_url`` points elsewhere (any OpenID Connect provider). ``cookie_secret``
-    is one secret of at least 32 characters, or a list: the first encrypts, all decrypt
-    (rotation). Secrets never appear in ``repr``.
+    read from ``{endpoint}/oidc/.well-known/openid-configuration``. Any other OpenID
+    Connect provider is configured by ``discovery_url`` alone: its issuer must be the
+    URL without ``/.well-known/openid-configuration`` (a trailing slash allowed), or
+    ``issuer`` when the URL has another form. Logto's habits (``offline_access`` always,
+    ``prompt=consent``) apply to Logto endpoints only. ``cookie_secret`` is one secret of
+    at least 32 characters, or a list: the first encrypts, all decrypt (rotation).
+    Secrets never appear in ``repr``.
     """
 
-    endpoint: str
+    endpoint: str | None = None
     app_id: str
     app_secret: str | None = field(default=None, repr=False)
     cookie_secret: str | Sequence[str] = field(repr=False)
     base_url: str | None = None
     scopes: Sequence[str] = ()
     resources: Sequence[str] = ()
-    prompt: str | None = "consent"
+    prompt: str | None = None
     discovery_url: str | None = None
+    issuer: str | None = None
     sign_in_path: str = "/sign-in"
     callback_path: str = "/callback"
     sign_out_path: str = "/sign-out"
     backchannel_logout_path: str | None = None
+    frontchannel_logout_path: str | None = None
     post_sign_in_redirect: str = "/"
     post_sign_out_redirect: str = "/"
     store: CookieStore | SessionStore = field(default_factory=CookieStore)
@@ -109,11 +127,26 @@ class LogtoConfig:
     def _check_client(self) -> None:
         if not isinstance(self.app_id, str) or not self.app_id.strip():
             raise ConfigurationError("app_id", "is required (the App ID from the Logto Console)")
-        self._set("endpoint", _check_url("endpoint", self.endpoint))
+        if self.endpoint is None and self.discovery_url is None:
+            raise ConfigurationError(
+                "endpoint",
+                "is required: the Logto endpoint, or discovery_url= for another OpenID provider",
+            )
+        if self.endpoint is not None:
+            self._set("endpoint", _check_url("endpoint", self.endpoint))
         if self.base_url is not None:
             self._set("base_url", _check_url("base_url", self.base_url))
         if self.discovery_url is not None:
             _check_url("discovery_url", self.discovery_url)
+        if self.issuer is not None:
+            _check_issuer(self.issuer)
+        if not self.expected_issuers:
+            raise ConfigurationError(
+                "issuer",
+                f"the discovery URL {self.discovery_url!r} does not end in "
+                "/.well-known/openid-configuration, so it does not say which issuer to expect: "
+                "pass issuer= as well",
+            )
         if self.app_secret == "":
             self._set("app_secret", None)
 
@@ -164,6 +197,9 @@ class LogtoConfig:
         for name in ("sign_in_path", "callback_path", "sign_out_path", "cookie_path"):
             _check_path(name, getattr(self, name))
         paths = [self.sign_in_path, self.callback_path, self.sign_out_path]
+        if self.frontchannel_logout_path is not None:
+            _check_path("frontchannel_logout_path", self.frontchannel_logout_path)
+            paths.append(self.frontchannel_logout_path)
         if self.backchannel_logout_path is not None:
             _check_path("backchannel_logout_path", self.backchannel_logout_path)
             if isinstance(self.store, CookieStore):
@@ -226,19 +262,44 @@ class LogtoConfig:
         return tuple(self.cookie_secret)
 
     @property
-    def issuer(self) -> str:
-        """The issuer expected for a Logto endpoint (``{endpoint}/oidc``)."""
-        return logto_issuer(self.endpoint)
+    def is_logto(self) -> bool:
+        """Whether the provider is a Logto endpoint (else a generic OpenID provider)."""
+        return self.endpoint is not None
+
+    @property
+    def expected_issuers(self) -> tuple[str, ...]:
+        """The issuer values the discovery document may name (empty: nothing to expect)."""
+        logto = logto_issuer(self.endpoint) if self.endpoint is not None else None
+        return accepted_issuers(self.discovery_url, configured=self.issuer, logto=logto)
 
     @property
     def metadata_url(self) -> str:
         """Where discovery is read from."""
-        return self.discovery_url or discovery_url(self.issuer)
+        if self.discovery_url is not None:
+            return self.discovery_url
+        return discovery_url(logto_issuer(self.endpoint or ""))
 
     @property
     def all_scopes(self) -> tuple[str, ...]:
-        """Scopes sent with the authorization request: the defaults, then the configured."""
-        return tuple(dict.fromkeys((*DEFAULT_SCOPES, *self.scopes)))
+        """Scopes every sign-in asks for: the defaults, then the configured (a generic
+        provider also gets ``offline_access`` where it supports it: ``sign_in_scopes``)."""
+        defaults = DEFAULT_SCOPES if self.is_logto else STANDARD_SCOPES
+        return tuple(dict.fromkeys((*defaults, *self.scopes)))
+
+    def sign_in_scopes(self, scopes_supported: object) -> tuple[str, ...]:
+        """The scopes of an authorization request, given the provider's ``scopes_supported``."""
+        scopes = self.all_scopes
+        if OFFLINE_ACCESS in scopes or not isinstance(scopes_supported, list):
+            return scopes
+        return (*scopes, OFFLINE_ACCESS) if OFFLINE_ACCESS in scopes_supported else scopes
+
+    @property
+    def sign_in_prompt(self) -> str | None:
+        """The ``prompt`` sent: as configured; by default ``consent`` for Logto (which
+        issues a refresh token only so) and none for other providers; ``""`` sends none."""
+        if self.prompt is None:
+            return "consent" if self.is_logto else None
+        return self.prompt or None
 
     @property
     def all_resources(self) -> tuple[str, ...]:
@@ -254,16 +315,20 @@ class LogtoConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> LogtoConfig:
-        """Build a configuration from ``LOGTO_ENDPOINT``, ``LOGTO_APP_ID``,
-        ``LOGTO_APP_SECRET``, ``LOGTO_COOKIE_SECRET`` and ``LOGTO_BASE_URL``; keyword
-        arguments override or complete them."""
+        """Build a configuration from ``LOGTO_ENDPOINT`` (or ``LOGTO_DISCOVERY_URL``),
+        ``LOGTO_APP_ID``, ``LOGTO_APP_SECRET``, ``LOGTO_COOKIE_SECRET`` and
+        ``LOGTO_BASE_URL``; keyword arguments override or complete them."""
         source = os.environ if env is None else env
         values: dict[str, Any] = {}
         for name, variable in _ENV.items():
             if source.get(variable):
                 values[name] = source[variable]
         values.update(overrides)
-        for name in ("endpoint", "app_id", "cookie_secret"):
+        if "endpoint" not in values and "discovery_url" not in values:
+            raise ConfigurationError(
+                "endpoint", "is required: set LOGTO_ENDPOINT (or LOGTO_DISCOVERY_URL), or pass endpoint="
+            )
+        for name in ("app_id", "cookie_secret"):
             if name not in values:
                 raise ConfigurationError(name, f"is required: set {_ENV[name]} or pass {name}=")
         return cls(**values)

@@ -33,12 +33,21 @@ def discovery_url(issuer: str) -> str:
     return issuer + WELL_KNOWN
 
 
-def expected_issuer(discovery: str | None, endpoint_issuer: str) -> str | None:
-    """The issuer a discovery document must name: the Logto endpoint's, or the one the
-    discovery URL was derived from; ``None`` when the URL says nothing about it."""
-    if discovery is None:
-        return endpoint_issuer
-    return discovery[: -len(WELL_KNOWN)] if discovery.endswith(WELL_KNOWN) else None
+def accepted_issuers(discovery: str | None, *, configured: str | None, logto: str | None) -> tuple[str, ...]:
+    """The issuer values a discovery document may name, most specific rule first: the
+    ``configured`` issuer exactly; else the one the discovery URL was derived from, with or
+    without a trailing slash (OpenID Connect Discovery 4.1 removes a terminating ``/``
+    before appending the well-known path, so ``http://host/o/`` and ``http://host/o`` both
+    publish at ``http://host/o/.well-known/openid-configuration``); else the Logto
+    endpoint's exactly. Empty when nothing says which issuer to expect."""
+    if configured is not None:
+        return (configured,)
+    if discovery is not None:
+        trimmed = discovery.rstrip("/")
+        if trimmed.endswith(WELL_KNOWN):
+            prefix = trimmed[: -len(WELL_KNOWN)]
+            return (prefix, prefix + "/")
+    return (logto,) if logto is not None else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +61,7 @@ class ProviderMetadata:
     userinfo_endpoint: str | None
     end_session_endpoint: str | None
     revocation_endpoint: str | None
+    introspection_endpoint: str | None
     raw: Mapping[str, Any]
 
     @classmethod
@@ -79,15 +89,16 @@ class ProviderMetadata:
             userinfo_endpoint=url("userinfo_endpoint", required=False),
             end_session_endpoint=url("end_session_endpoint", required=False),
             revocation_endpoint=url("revocation_endpoint", required=False),
+            introspection_endpoint=url("introspection_endpoint", required=False),
             raw=data,
         )
 
-    def check_issuer(self, expected: str | None) -> ProviderMetadata:
-        """``self`` when its issuer is ``expected`` (or nothing is expected)."""
-        if expected is not None and self.issuer != expected:
+    def check_issuer(self, accepted: tuple[str, ...]) -> ProviderMetadata:
+        """``self`` when its issuer is exactly one of ``accepted``."""
+        if self.issuer not in accepted:
             raise ProviderError(
                 f"the discovery document's issuer {self.issuer!r} is not the expected "
-                f"{expected!r}: check the endpoint"
+                f"{' or '.join(map(repr, accepted))}: check the endpoint, discovery_url or issuer"
             )
         return self
 

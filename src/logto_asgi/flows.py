@@ -78,14 +78,15 @@ def authorization_url(
         ("client_id", config.app_id),
         ("redirect_uri", redirect_uri),
         ("response_type", "code"),
-        ("scope", " ".join(config.all_scopes)),
+        ("scope", " ".join(config.sign_in_scopes(metadata.raw.get("scopes_supported")))),
         ("state", state),
         ("nonce", nonce),
         ("code_challenge", pkce_challenge(verifier)),
         ("code_challenge_method", "S256"),
     ]
-    if config.prompt:
-        params.append(("prompt", config.prompt))
+    prompt = config.sign_in_prompt
+    if prompt:
+        params.append(("prompt", prompt))
     params.extend(("resource", resource) for resource in config.all_resources)
     params.extend(config.extra_sign_in_params.items())
     params.extend(extras.items())

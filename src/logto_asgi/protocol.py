@@ -99,6 +99,14 @@ def userinfo_request(userinfo_endpoint: str, access_token: str) -> ProviderReque
     )
 
 
+def introspection_request(endpoint: str, client: ClientCredentials, token: str) -> ProviderRequest:
+    """RFC 7662 2.1: the token, hinted as an access token, with the API's credentials."""
+    form, auth = _with_client({"token": token, "token_type_hint": "access_token"}, client)
+    return ProviderRequest(
+        "introspection", "POST", endpoint, form, headers={"Accept": "application/json"}, basic_auth=auth
+    )
+
+
 def revocation_request(
     revocation_endpoint: str, client: ClientCredentials, token: str, hint: str
 ) -> ProviderRequest:
@@ -168,11 +176,18 @@ def token_reply(what: str, reply: ProviderReply) -> dict[str, Any]:
     return json_object(what, reply)
 
 
-def userinfo_reply(reply: ProviderReply) -> dict[str, Any]:
-    """The userinfo claims; ``AuthorizationError`` when the token was refused."""
+def userinfo_reply(reply: ProviderReply) -> dict[str, Any] | str:
+    """The userinfo claims, or the compact JWT of a signed (or encrypted) response
+    (``application/jwt``, OIDC Core 5.3.2), still to be verified; ``AuthorizationError``
+    when the token was refused."""
     if reply.status in (401, 403):
         raise AuthorizationError(
             f"the provider refused the access token at userinfo (HTTP {reply.status})",
             provider_error="invalid_token",
         )
+    if reply.status == 200 and reply.content_type.split(";")[0].strip().lower() == "application/jwt":
+        try:
+            return reply.body.decode("ascii").strip()
+        except UnicodeDecodeError as exc:
+            raise ProviderError("the provider's signed userinfo response is not a JWT") from exc
     return json_object("userinfo", reply)

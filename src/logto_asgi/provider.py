@@ -28,9 +28,9 @@ from . import protocol
 from ._backoff import Backoff
 from ._version import __version__
 from .config import LogtoConfig
-from .discovery import Key, KeySet, ProviderMetadata, expected_issuer, logto_issuer
+from .discovery import Key, KeySet, ProviderMetadata, accepted_issuers, logto_issuer
 from .discovery import discovery_url as well_known_url
-from .errors import ProviderError, ProviderTimeout, ProviderUnavailable
+from .errors import ConfigurationError, ProviderError, ProviderTimeout, ProviderUnavailable
 from .protocol import ClientCredentials, ProviderReply, ProviderRequest
 
 __all__ = [
@@ -62,7 +62,7 @@ class ProviderSettings:
     and (for token calls) the client's credentials."""
 
     metadata_url: str
-    expected_issuer: str | None
+    expected_issuers: tuple[str, ...]
     http_timeout: float = 10.0
     http_client: httpx.AsyncClient | None = None
     client: ClientCredentials | None = None
@@ -71,27 +71,36 @@ class ProviderSettings:
     def from_config(cls, config: LogtoConfig) -> ProviderSettings:
         return cls(
             metadata_url=config.metadata_url,
-            expected_issuer=expected_issuer(config.discovery_url, config.issuer),
+            expected_issuers=config.expected_issuers,
             http_timeout=config.http_timeout,
             http_client=config.http_client,
             client=ClientCredentials(config.app_id, config.app_secret),
         )
 
     @classmethod
-    def for_endpoint(
+    def for_provider(
         cls,
-        endpoint: str,
+        endpoint: str | None,
         *,
         discovery_url: str | None = None,
+        issuer: str | None = None,
         http_timeout: float = 10.0,
         http_client: httpx.AsyncClient | None = None,
     ) -> ProviderSettings:
         """Settings for a Logto ``endpoint`` (issuer ``{endpoint}/oidc``) or any provider's
-        ``discovery_url``, without client credentials (token validation only)."""
-        issuer = logto_issuer(endpoint)
+        ``discovery_url`` (and ``issuer``, when the URL does not name it), without client
+        credentials (token validation only)."""
+        logto = logto_issuer(endpoint) if endpoint is not None else None
+        if discovery_url is None and logto is None:
+            raise ConfigurationError("endpoint", "is required: the Logto endpoint, or discovery_url=")
+        expected = accepted_issuers(discovery_url, configured=issuer, logto=logto)
+        if not expected:
+            raise ConfigurationError(
+                "issuer", f"the discovery URL {discovery_url!r} does not name an issuer: pass issuer="
+            )
         return cls(
-            metadata_url=discovery_url or well_known_url(issuer),
-            expected_issuer=expected_issuer(discovery_url, issuer),
+            metadata_url=discovery_url or well_known_url(logto or ""),
+            expected_issuers=expected,
             http_timeout=http_timeout,
             http_client=http_client,
         )
@@ -122,7 +131,7 @@ class ProviderClient:
         #: Failure memories: while one backs off, its endpoint is not asked.
         self.discovery_backoff = Backoff("discovery", clock)
         self.jwks_backoff = Backoff("JWKS", clock)
-        self.expected_issuer = settings.expected_issuer
+        self.expected_issuers = settings.expected_issuers
 
     @property
     def client(self) -> ClientCredentials:
@@ -189,7 +198,7 @@ class ProviderClient:
     async def _fetch_metadata(self) -> ProviderMetadata:
         reply = await self.send(protocol.get_json("discovery", self._settings.metadata_url))
         metadata = ProviderMetadata.parse(protocol.json_document("discovery", reply))
-        self._metadata = metadata.check_issuer(self.expected_issuer)
+        self._metadata = metadata.check_issuer(self.expected_issuers)
         self._metadata_at = self._clock()
         return metadata
 
@@ -263,7 +272,8 @@ class ProviderClient:
         )
         return protocol.token_reply(what, reply)
 
-    async def userinfo(self, access_token: str) -> dict[str, Any]:
+    async def userinfo(self, access_token: str) -> dict[str, Any] | str:
+        """The userinfo claims, or a signed response's JWT (to verify: ``signed_userinfo``)."""
         metadata = await self.metadata()
         if not metadata.userinfo_endpoint:
             raise ProviderError("the provider has no userinfo endpoint")

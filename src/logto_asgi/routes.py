@@ -15,6 +15,7 @@ from .backchannel import backchannel_logout, index_session
 from .boundary import ErrorRenderer, render_error, send_error
 from .core import LogtoCore
 from .errors import LogtoError, TransactionError
+from .frontchannel import frontchannel_logout
 from .redirects import safe_return_to
 from .sessions.base import Session
 from .sign_out_guard import PAGE_HEADERS, SignOutGuard, read_form, same_origin_request
@@ -60,6 +61,8 @@ class AuthRoutes:
         }
         if config.backchannel_logout_path is not None:
             self.paths[config.backchannel_logout_path] = self.backchannel_logout
+        if config.frontchannel_logout_path is not None:
+            self.paths[config.frontchannel_logout_path] = self.frontchannel_logout
         self._sign_out_guard = SignOutGuard(config.cookie_secrets)
 
     def _redirect_uri(self, scope: Scope) -> str:
@@ -202,6 +205,9 @@ class AuthRoutes:
 
     async def backchannel_logout(self, scope: Scope, receive: Receive, send: Send) -> None:
         await backchannel_logout(self.core, scope, receive, send)
+
+    async def frontchannel_logout(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await frontchannel_logout(self.core, scope, receive, send)
 
     # Sign-out --------------------------------------------------------------------------
 

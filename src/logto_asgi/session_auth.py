@@ -146,6 +146,8 @@ class SessionAuthenticator:
         self._cookie_marker = core.config.cookie_name.encode("latin-1")
         # Server-side sessions end with their store entry; cookie sessions only by marker.
         self._check_ended = core.config.check_ended_sessions and core.server_sessions is None
+        # Front-channel logout ends cookie sessions by their provider session (frontchannel).
+        self._check_sid = core.config.frontchannel_logout_path is not None and core.server_sessions is None
         self._parsed_cookies: BoundedCache[bytes, dict[str, str]] = BoundedCache(_PARSED_COOKIES_SIZE)
         self._views: BoundedCache[int, tuple[Session, _SessionView]] = BoundedCache(_VIEWS_SIZE)
 
@@ -208,6 +210,12 @@ class SessionAuthenticator:
         if session is not None and self._check_ended and await core.tokens.ended_if_known(session.id):
             # A copy of a cookie whose session was signed out (check_ended_sessions).
             session = None
+        if (
+            session is not None
+            and self._check_sid
+            and await core.tokens.sid_ended_if_known(session.claims.get("sid"))
+        ):
+            session = None  # its provider session ended (front-channel logout)
         if session is None:
             ctx = LogtoContext(core, scope, None)
             claim_identity(

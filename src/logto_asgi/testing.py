@@ -221,7 +221,7 @@ def signed_in_cookies(
         raise ConfigurationError("store", "signed_in_cookies builds cookie sessions: test with CookieStore()")
     now = int(time.time())
     full_claims: dict[str, Any] = {
-        "iss": config.issuer,
+        "iss": config.expected_issuers[0],
         "aud": config.app_id,
         "sub": DEFAULT_SUB,
         "iat": now,

@@ -32,6 +32,7 @@ from .models import AccessTokenClaims, UserInfo, UserInfoScope
 from .provider import ProviderClient
 from .sessions._ops import StoreOps
 from .sessions.base import CachedToken, Session, token_key
+from .signed_userinfo import verify_signed_userinfo
 from .tokens import (
     FETCHED_ACCESS_TOKEN_TYPES,
     ORGANIZATION_AUDIENCE,
@@ -110,6 +111,21 @@ class TokenService:
         copy of it could live, so that no refresh in flight writes it back."""
         await self._shared.set(_ended_key(session_id), b"1", self.config.session_max_age)
 
+    async def mark_sid_ended(self, sid: str) -> None:
+        """Remember that the provider ended its session ``sid`` (front-channel logout):
+        every cookie session signed in through it is refused from now on."""
+        await self._shared.set(f"ended-sid:{fingerprint(sid)}", b"1", self.config.session_max_age)
+
+    async def sid_ended_if_known(self, sid: object) -> bool:
+        """Whether the provider ended the session ``sid``; a store failure counts as not."""
+        if not isinstance(sid, str) or not sid:
+            return False
+        try:
+            return await self._shared.get(f"ended-sid:{fingerprint(sid)}") is not None
+        except LogtoError as exc:
+            logger.warning("could not check for a front-channel logout: %s", exc.description)
+            return False
+
     async def is_ended(self, session_id: str) -> bool:
         """Whether sign-out or back-channel logout ended the session."""
         return await self._shared.get(_ended_key(session_id)) is not None
@@ -166,17 +182,28 @@ class TokenService:
         if not tokens.id_token:
             raise ProviderError("the token response has no id_token (was the openid scope granted?)")
         claims = await self.validate_id_token(tokens.id_token, nonce=nonce)
-        return self.new_session(id_token=tokens.id_token, claims=claims, tokens=tokens, now=now)
+        metadata = await self.provider.metadata()
+        requested = self.config.sign_in_scopes(metadata.raw.get("scopes_supported"))
+        return self.new_session(
+            id_token=tokens.id_token, claims=claims, tokens=tokens, now=now, requested=requested
+        )
 
     def new_session(
-        self, *, id_token: str, claims: dict[str, Any], tokens: TokenResponse, now: float
+        self,
+        *,
+        id_token: str,
+        claims: dict[str, Any],
+        tokens: TokenResponse,
+        now: float,
+        requested: tuple[str, ...] | None = None,
     ) -> Session:
-        """A new session (new id: no fixation) from a validated sign-in."""
+        """A new session (new id: no fixation) from a validated sign-in; without a
+        ``scope`` in the token response, the ``requested`` scopes were granted (RFC 6749 5.1)."""
         return Session(
             id_token=id_token,
             claims=claims,
             refresh_token=tokens.refresh_token,
-            scope=tokens.scope or " ".join(self.config.all_scopes),
+            scope=tokens.scope or " ".join(requested or self.config.all_scopes),
             created_at=int(now),
             updated_at=int(now),
             expires_at=int(now + self.config.session_max_age),
@@ -289,7 +316,20 @@ class TokenService:
 
     async def user_info(self, access_token: str, *, sub: object) -> UserInfo:
         """The userinfo endpoint's claims for ``access_token``, checked to be ``sub``'s."""
-        data = await self.provider.userinfo(access_token)
+        reply = await self.provider.userinfo(access_token)
+        if isinstance(reply, str):
+            metadata = await self.provider.metadata()
+            try:
+                data = await verify_signed_userinfo(
+                    reply, self.provider, issuer=metadata.issuer, client_id=self.config.app_id
+                )
+            except TokenValidationError as exc:
+                outage = _jwks_outage(self.provider, exc, "userinfo response")
+                if outage is None:
+                    raise
+                raise outage from exc
+        else:
+            data = reply
         if data.get("sub") != sub:
             raise TokenValidationError("the userinfo response is for another user", check="sub")
         return UserInfo(data)

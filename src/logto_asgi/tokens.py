@@ -12,6 +12,7 @@ access tokens shaped like ID tokens (``nonce``, ``at_hash``…) are refused ever
 from __future__ import annotations
 
 import hmac
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
@@ -24,7 +25,31 @@ from ._json import MAX_INT
 from .errors import TokenValidationError
 
 #: Asymmetric algorithms only: never ``none``, never HMAC (a public key is not a secret).
-ALLOWED_ALGORITHMS = ("ES256", "ES384", "ES512", "RS256", "PS256", "EdDSA")
+#: ``Ed25519`` / ``Ed448`` are RFC 9864's fully-specified names for ``EdDSA``.
+ALLOWED_ALGORITHMS = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+    "Ed25519",
+    "Ed448",
+)
+#: Which key may verify which algorithm: its ``kty`` and, for EC and OKP, its curve.
+_KEY_SHAPES: dict[str, tuple[str, frozenset[str | None]]] = {
+    **{f"{family}{size}": ("RSA", frozenset({None})) for family in ("RS", "PS") for size in (256, 384, 512)},
+    "ES256": ("EC", frozenset({"P-256"})),
+    "ES384": ("EC", frozenset({"P-384"})),
+    "ES512": ("EC", frozenset({"P-521"})),
+    "EdDSA": ("OKP", frozenset({"Ed25519", "Ed448"})),
+    "Ed25519": ("OKP", frozenset({"Ed25519"})),
+    "Ed448": ("OKP", frozenset({"Ed448"})),
+}
 MAX_TOKEN_LENGTH = 16_384
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 #: Logto's organization tokens have ``aud = urn:logto:organization:<id>``.
@@ -110,14 +135,38 @@ def check_not_id_token(claims: Mapping[str, Any]) -> None:
         raise _fail("typ", "the access token's 'typ' claim says it is an ID token")
 
 
+def key_suits(key: Any, alg: str) -> bool:
+    """Whether ``key`` may verify a signature made with ``alg``: the key type and curve
+    the algorithm needs, and the key's own ``alg`` (when its JWK names one) is ``alg``."""
+    kty, curves = _KEY_SHAPES[alg]
+    if key.key_type != kty:
+        return False
+    if kty != "RSA" and key.get("crv") not in curves:
+        return False
+    designed = key.get("alg")
+    return designed is None or designed == alg
+
+
+def _deserialize(token: str, key: Any, alg: str) -> bytes:
+    if alg != "EdDSA":
+        return jws.deserialize_compact(token, key, algorithms=[alg]).payload
+    with warnings.catch_warnings():
+        # joserfc warns that RFC 9864 deprecates the name "EdDSA": it is still what
+        # providers send, and the key's curve was checked (``key_suits``).
+        warnings.simplefilter("ignore")
+        return jws.deserialize_compact(token, key, algorithms=[alg]).payload
+
+
 def _verified_payload(token: str, alg: str, keys: Iterable[Any]) -> bytes | None:
-    """The payload of ``token`` if one of ``keys`` verifies it with ``alg``."""
+    """The payload of ``token`` if one of the ``keys`` that suit ``alg`` verifies it."""
     for key in keys:
+        if not key_suits(key, alg):
+            continue
         try:
-            return jws.deserialize_compact(token, key, algorithms=[alg]).payload
+            return _deserialize(token, key, alg)
         except JoseError:
             continue
-        except (ValueError, TypeError):  # key type and algorithm do not match
+        except (ValueError, TypeError):  # a key the library still cannot use for alg
             continue
     return None
 

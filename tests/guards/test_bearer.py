@@ -148,7 +148,7 @@ async def test_wrong_issuer() -> None:
 
 async def test_a_key_the_provider_does_not_publish(api: BearerAuthMiddleware) -> None:
     """A token signed by a key of our own (claims otherwise right) is 401 invalid_token."""
-    forger = TestIssuer(endpoint=api.provider.expected_issuer.removesuffix("/oidc"))  # type: ignore[union-attr]
+    forger = TestIssuer(endpoint=api.provider.expected_issuers[0].removesuffix("/oidc"))
     response = await get(api, [("authorization", f"Bearer {forger.access_token(SHOPPING)}")])
     assert (response.status_code, response.headers["www-authenticate"]) == (401, INVALID)
 

@@ -2,10 +2,21 @@
 // which oidc-provider then prefers for signing, and keeps the old ones in the JWKS.
 import * as crypto from 'node:crypto';
 
+const rsa = () => crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
 const ALGS = {
   ES384: () => crypto.generateKeyPairSync('ec', { namedCurve: 'P-384' }),
-  RS256: () => crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }),
+  ES256: () => crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }),
+  ES512: () => crypto.generateKeyPairSync('ec', { namedCurve: 'P-521' }),
+  RS256: rsa,
+  RS384: rsa,
+  RS512: rsa,
+  PS256: rsa,
+  PS384: rsa,
+  PS512: rsa,
+  EdDSA: () => crypto.generateKeyPairSync('ed25519'),
 };
+/** Every algorithm a key can be generated for (and clients may be registered with). */
+export const SIGNING_ALGS = Object.keys(ALGS);
 
 export function generateKey(alg = 'ES384') {
   const generate = ALGS[alg];

@@ -6,7 +6,7 @@ import * as crypto from 'node:crypto';
 import Provider, { errors } from 'oidc-provider';
 
 import { StoreAdapter } from './adapter.mjs';
-import { keyring } from './keys.mjs';
+import { keyring, SIGNING_ALGS } from './keys.mjs';
 import { installOrganizationGrant } from './org_grant.mjs';
 import { count, outgoingLog, rotation, ttl } from './state.mjs';
 import {
@@ -93,14 +93,16 @@ export function buildProvider(issuer) {
       token_endpoint_auth_method: 'client_secret_basic',
     },
     enabledJWA: {
-      idTokenSigningAlgValues: ['ES384', 'RS256', 'ES256', 'PS256', 'EdDSA'],
-      userinfoSigningAlgValues: ['ES384', 'RS256', 'ES256', 'PS256', 'EdDSA'],
-      introspectionSigningAlgValues: ['ES384', 'RS256', 'ES256', 'PS256', 'EdDSA'],
+      idTokenSigningAlgValues: SIGNING_ALGS,
+      userinfoSigningAlgValues: SIGNING_ALGS,
+      introspectionSigningAlgValues: SIGNING_ALGS,
       authorizationSigningAlgValues: ['ES384', 'RS256', 'ES256', 'PS256', 'EdDSA'],
     },
     features: {
       devInteractions: { enabled: false },
       introspection: { enabled: true },
+      // Signed userinfo (OIDC Core 5.3.2) for clients registered with userinfo_signed_response_alg.
+      jwtUserinfo: { enabled: true },
       revocation: { enabled: true },
       backchannelLogout: { enabled: true },
       rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },

@@ -38,6 +38,7 @@ PUBLIC = [
     "SessionExpired",
     "SessionStore",
     "StoreUnavailable",
+    "TokenIntrospection",
     "TokenValidationError",
     "TransactionError",
     "UserInfo",
