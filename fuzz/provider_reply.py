@@ -83,7 +83,7 @@ class _Replies:
         self.claims = id_claims()
 
     def discovery(self, reply: ProviderReply) -> None:
-        metadata = ProviderMetadata.parse(protocol.json_object("discovery", reply)).check_issuer(ISSUER)
+        metadata = ProviderMetadata.parse(protocol.json_object("discovery", reply)).check_issuer((ISSUER,))
         flows.authorization_url(
             metadata,
             self.core.config,
@@ -105,7 +105,7 @@ class _Replies:
 
     def userinfo(self, reply: ProviderReply) -> None:
         data = protocol.userinfo_reply(reply)
-        if data.get("sub") == SUB:
+        if isinstance(data, dict) and data.get("sub") == SUB:
             UserInfo(data).to_json()
 
 

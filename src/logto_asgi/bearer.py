@@ -200,14 +200,15 @@ class BearerAuthenticator:
         """The claims of a valid access token; ``TokenValidationError`` otherwise (or a
         ``ProviderError`` when the keys cannot be fetched)."""
         metadata = await self.provider.metadata()
-        if self.introspector is not None and not looks_like_jwt(token):
-            answer = await self.introspector.answer(token, metadata)
+        introspector = self.introspector
+        if introspector is not None and (introspector.options.jwts or not looks_like_jwt(token)):
+            answer = await introspector.answer(token, metadata)
             return AccessTokenClaims(
                 check_introspected(
                     answer,
                     issuer=metadata.issuer,
                     audiences=self.audiences,
-                    client_ids=self.introspector.options.client_ids,
+                    client_ids=introspector.options.client_ids,
                     now=self.clock(),
                     leeway=self.leeway,
                 )

@@ -88,6 +88,7 @@ class LogtoConfig:
     scopes: Sequence[str] = ()
     resources: Sequence[str] = ()
     prompt: str | None = None
+    offline_access: bool | None = None
     discovery_url: str | None = None
     issuer: str | None = None
     sign_in_path: str = "/sign-in"
@@ -244,6 +245,10 @@ class LogtoConfig:
             if isinstance(value, str):
                 raise ConfigurationError(name, "must be a list of strings, not one string")
             self._set(name, tuple(str(v.value if hasattr(v, "value") else v) for v in value))
+        if self.offline_access not in (None, True, False):
+            raise ConfigurationError("offline_access", "must be None (automatic), True or False")
+        if self.offline_access is False and OFFLINE_ACCESS in self.scopes:
+            raise ConfigurationError("offline_access", "is False, but scopes lists offline_access")
         for resource in self.resources:
             if not resource or " " in resource:
                 raise ConfigurationError("resources", f"invalid resource indicator {resource!r}")
@@ -287,11 +292,17 @@ class LogtoConfig:
         return tuple(dict.fromkeys((*defaults, *self.scopes)))
 
     def sign_in_scopes(self, scopes_supported: object) -> tuple[str, ...]:
-        """The scopes of an authorization request, given the provider's ``scopes_supported``."""
+        """The scopes of an authorization request, given the provider's ``scopes_supported``:
+        ``offline_access`` as ``offline_access=`` says, by default where it is supported."""
         scopes = self.all_scopes
-        if OFFLINE_ACCESS in scopes or not isinstance(scopes_supported, list):
+        if self.offline_access is False:
+            return tuple(scope for scope in scopes if scope != OFFLINE_ACCESS)
+        if OFFLINE_ACCESS in scopes:
             return scopes
-        return (*scopes, OFFLINE_ACCESS) if OFFLINE_ACCESS in scopes_supported else scopes
+        wanted = self.offline_access or (
+            isinstance(scopes_supported, list) and OFFLINE_ACCESS in scopes_supported
+        )
+        return (*scopes, OFFLINE_ACCESS) if wanted else scopes
 
     @property
     def sign_in_prompt(self) -> str | None:
@@ -340,6 +351,7 @@ class LogtoConfig:
 
 _RESERVED_PARAMS = frozenset(
     {
+        "prompt",  # the prompt= option (sent once)
         "client_id",
         "redirect_uri",
         "response_type",

@@ -48,7 +48,7 @@ NEGATIVE_SECONDS = 10.0
 #: RFC 6750 2.1's b64token: what an opaque token may be made of before it is sent anywhere.
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 _JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
-MAX_OPAQUE_TOKEN_LENGTH = 4096
+MAX_OPAQUE_TOKEN_LENGTH = 16_384
 
 
 def looks_like_jwt(token: str) -> bool:
@@ -118,7 +118,10 @@ class TokenIntrospection:
     ``endpoint`` defaults to the discovery document's ``introspection_endpoint``;
     ``client_ids`` are the clients whose tokens are accepted when the provider's answer
     names no audience; ``cache_seconds`` bounds how long a revoked token stays usable;
-    ``max_entries`` bounds the cache.
+    ``max_entries`` bounds the cache. ``jwts=True`` introspects JWT-shaped tokens too,
+    instead of verifying them locally (a provider whose access tokens are JWTs that a
+    resource server should not verify itself, or to see revocations within
+    ``cache_seconds``).
     """
 
     client_id: str
@@ -127,6 +130,7 @@ class TokenIntrospection:
     client_ids: tuple[str, ...] = ()
     cache_seconds: float = 60.0
     max_entries: int = 10_000
+    jwts: bool = False
 
     def __post_init__(self) -> None:
         if not self.client_id or not self.client_secret:

@@ -26,6 +26,20 @@ class ClientCredentials:
 
     client_id: str
     client_secret: str | None = field(default=None, repr=False)
+    #: How a confidential client authenticates (RFC 6749 2.3.1): HTTP Basic unless the
+    #: provider supports only the form fields (``ProviderClient`` picks it from discovery).
+    method: Literal["client_secret_basic", "client_secret_post"] = "client_secret_basic"
+
+    def for_provider(self, supported: object) -> ClientCredentials:
+        """These credentials with the method the provider's
+        ``token_endpoint_auth_methods_supported`` allows (Basic when it lists it or says nothing)."""
+        if (
+            isinstance(supported, list)
+            and "client_secret_basic" not in supported
+            and "client_secret_post" in supported
+        ):
+            return ClientCredentials(self.client_id, self.client_secret, "client_secret_post")
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +67,13 @@ class ProviderReply:
 def _with_client(
     form: dict[str, str], client: ClientCredentials
 ) -> tuple[dict[str, str], tuple[str, str] | None]:
-    """client_secret_basic for confidential clients, ``client_id`` in the form for public ones."""
+    """client_secret_basic (or _post) for confidential clients, ``client_id`` in the form
+    for public ones."""
     if client.client_secret is None:
         form["client_id"] = client.client_id
+        return form, None
+    if client.method == "client_secret_post":
+        form["client_id"], form["client_secret"] = client.client_id, client.client_secret
         return form, None
     return form, (quote(client.client_id, safe=""), quote(client.client_secret, safe=""))
 

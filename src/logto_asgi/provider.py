@@ -140,6 +140,9 @@ class ProviderClient:
             raise ProviderError("no client credentials configured for token requests")
         return self._settings.client
 
+    def _client_for(self, metadata: ProviderMetadata) -> ClientCredentials:
+        return self.client.for_provider(metadata.raw.get("token_endpoint_auth_methods_supported"))
+
     async def aclose(self) -> None:
         if self._owns_http:
             await self._http.aclose()
@@ -268,7 +271,7 @@ class ProviderClient:
         """POST to the token endpoint; ``AuthorizationError`` for a 4xx OAuth error."""
         metadata = await self.metadata()
         reply = await self.send(
-            protocol.token_request(metadata.token_endpoint, self.client, params, what=what)
+            protocol.token_request(metadata.token_endpoint, self._client_for(metadata), params, what=what)
         )
         return protocol.token_reply(what, reply)
 
@@ -286,7 +289,9 @@ class ProviderClient:
             metadata = await self.metadata()
             if not metadata.revocation_endpoint:
                 return
-            request = protocol.revocation_request(metadata.revocation_endpoint, self.client, token, hint)
+            request = protocol.revocation_request(
+                metadata.revocation_endpoint, self._client_for(metadata), token, hint
+            )
             with anyio.fail_after(min(self._settings.http_timeout, REVOCATION_TIMEOUT)):
                 reply = await self.send(request)
             if reply.status != 200:
