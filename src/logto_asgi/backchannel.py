@@ -38,15 +38,18 @@ def _sub_key(sub: str) -> str:
 
 
 async def index_session(core: LogtoCore, session: Session) -> None:
-    """Remember which provider session and user a new server-side session belongs to."""
+    """Remember which provider session and user a new server-side session belongs to
+    (and, for front-channel logout of cookie sessions, which provider sessions exist)."""
     backend = core.server_sessions
     config = core.config
-    if backend is None or (
-        config.backchannel_logout_path is None and config.frontchannel_logout_path is None
-    ):
+    sid, sub = session.claims.get("sid"), session.claims.get("sub")
+    if backend is None:
+        if config.frontchannel_logout_path is not None and isinstance(sid, str) and sid:
+            await core.tokens.remember_sid(sid)
+        return
+    if config.backchannel_logout_path is None and config.frontchannel_logout_path is None:
         return
     ttl = core.config.session_max_age
-    sid, sub = session.claims.get("sid"), session.claims.get("sub")
     if isinstance(sid, str) and sid:
         await backend.ops.set_add(sid_index_key(sid), session.id, ttl)
     if isinstance(sub, str) and sub:

@@ -55,6 +55,12 @@ def _param(query: dict[str, str], name: str) -> str:
     return value
 
 
+def _same(value: object, sid: str) -> bool:
+    return isinstance(value, str) and hmac.compare_digest(
+        value.encode("utf-8", "surrogatepass"), sid.encode("utf-8", "surrogatepass")
+    )
+
+
 async def frontchannel_logout(core: LogtoCore, scope: Scope, receive: Receive, send: Send) -> None:
     """End the sessions of the provider session ``sid`` (see the module)."""
     if scope["method"] not in ("GET", "HEAD"):
@@ -65,28 +71,21 @@ async def frontchannel_logout(core: LogtoCore, scope: Scope, receive: Receive, s
     metadata = await core.provider.metadata()
     if not hmac.compare_digest(iss.encode("utf-8", "surrogatepass"), metadata.issuer.encode()):
         raise InvalidRequest("the front-channel logout request names another issuer")
+    # The browser's own session first: ending the indexed ones deletes its store entry.
+    cookies = request_cookies(scope)
+    session = await core.backend.load(cookies) if core.backend.present(cookies) else None
     ended = 0
     backend = core.server_sessions
     if backend is not None:
         ended += len(await end_indexed_sessions(core, backend, sid_index_key(sid)))
     else:
         await core.tokens.mark_sid_ended(sid)
-    cookies = request_cookies(scope)
     headers = []
-    if core.backend.present(cookies):
-        session = await core.backend.load(cookies)
-        session_sid = session.claims.get("sid") if session is not None else None
-        if (
-            session is not None
-            and isinstance(session_sid, str)
-            and hmac.compare_digest(
-                session_sid.encode("utf-8", "surrogatepass"), sid.encode("utf-8", "surrogatepass")
-            )
-        ):
-            await core.tokens.mark_ended(session.id)
-            secure = core.jar.secure_for(scope, core.config.base_url)
-            headers = await core.backend.delete(session, cookies, secure=secure)
-            ended += backend is None
+    if session is not None and _same(session.claims.get("sid"), sid):
+        await core.tokens.mark_ended(session.id)
+        secure = core.jar.secure_for(scope, core.config.base_url)
+        headers = await core.backend.delete(session, cookies, secure=secure)
+        ended += backend is None
     logger.info("front-channel logout ended %d session(s) here", ended)
     await send_response(
         send, 200, _PAGE, content_type=b"text/html; charset=utf-8", headers=[*_HEADERS, *headers]

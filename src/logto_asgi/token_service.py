@@ -111,10 +111,19 @@ class TokenService:
         copy of it could live, so that no refresh in flight writes it back."""
         await self._shared.set(_ended_key(session_id), b"1", self.config.session_max_age)
 
-    async def mark_sid_ended(self, sid: str) -> None:
+    async def remember_sid(self, sid: str) -> None:
+        """Note that a cookie session was signed in through the provider session ``sid``
+        (so that a front-channel logout naming it may mark it ended)."""
+        await self._shared.set(f"known-sid:{fingerprint(sid)}", b"1", self.config.session_max_age)
+
+    async def mark_sid_ended(self, sid: str) -> bool:
         """Remember that the provider ended its session ``sid`` (front-channel logout):
-        every cookie session signed in through it is refused from now on."""
+        every cookie session signed in through it is refused from now on. Only a ``sid``
+        one of our sign-ins noted is marked: requests naming made-up ones write nothing."""
+        if await self._shared.get(f"known-sid:{fingerprint(sid)}") is None:
+            return False
         await self._shared.set(f"ended-sid:{fingerprint(sid)}", b"1", self.config.session_max_age)
+        return True
 
     async def sid_ended_if_known(self, sid: object) -> bool:
         """Whether the provider ended the session ``sid``; a store failure counts as not."""

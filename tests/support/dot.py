@@ -238,13 +238,15 @@ def start_dot_provider(
     rotate_refresh_token: bool = True,
     issuer_trailing_slash: bool = False,
     authorization_response_iss: bool = False,
+    access_token_seconds: int | None = None,
     host: str = "127.0.0.1",
 ) -> DotProvider:
     """Starts ``python -m support.dot_provider`` on a free port and waits for discovery.
 
     ``issuer_trailing_slash`` sets the issuer to ``{url}/o/`` (DOT's ``OIDC_ISS_ENDPOINT``)
     instead of the derived ``{url}/o``; ``authorization_response_iss`` turns on RFC 9207
-    (``iss`` in authorization responses). Stop it with :meth:`DotProvider.stop` or ``with``.
+    (``iss`` in authorization responses); ``access_token_seconds`` shortens access tokens
+    (DOT's default: 36,000 s). Stop it with :meth:`DotProvider.stop` or ``with``.
     """
     port = _free_port(host)
     url = f"http://{host}:{port}"
@@ -259,6 +261,7 @@ def start_dot_provider(
         "ROTATE_REFRESH_TOKEN": "1" if rotate_refresh_token else "0",
         "OIDC_ISS_ENDPOINT": issuer if issuer_trailing_slash else "",
         "AUTHZ_RESPONSE_ISS": "1" if authorization_response_iss else "0",
+        "DOT_ACCESS_TOKEN_SECONDS": str(access_token_seconds or ""),
         "PYTHONUNBUFFERED": "1",
     }
     log = workdir / "server.log"

@@ -102,6 +102,7 @@ OAUTH2_PROVIDER: dict[str, Any] = {
     "OAUTH2_VALIDATOR_CLASS": "support.dot_provider.validator.TestOAuth2Validator",
     "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],
     "ROTATE_REFRESH_TOKEN": _flag("ROTATE_REFRESH_TOKEN", True),
+    "ACCESS_TOKEN_EXPIRE_SECONDS": int(os.environ.get("DOT_ACCESS_TOKEN_SECONDS") or 36000),
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
     # No "Do you want to log out?" page when id_token_hint names the signed-in user.
     "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
