@@ -103,12 +103,26 @@ def check_introspected(
 def _answer(reply: ProviderReply) -> dict[str, Any]:
     """The introspection endpoint's JSON object; a 5xx or garbage is an outage (503), a
     4xx means our own credentials or request are wrong (502, with what to fix)."""
-    if reply.status in (400, 401, 403):
+    if reply.status in (401, 403):
         raise ProviderError(
             f"the provider refused the introspection request (HTTP {reply.status}): check "
             "TokenIntrospection's client_id and client_secret"
         )
+    if reply.status == 400:
+        raise ProviderError(f"the provider refused the introspection request: {_oauth_error(reply)}")
     return protocol.json_document("introspection", reply)
+
+
+def _oauth_error(reply: ProviderReply) -> str:
+    """``error (error_description)`` of an OAuth error body, or the HTTP status."""
+    try:
+        body = protocol.read_json("introspection", reply)
+    except ProviderError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        description = body.get("error_description")
+        return body["error"] + (f" ({description})" if isinstance(description, str) else "")
+    return f"HTTP {reply.status}"
 
 
 @dataclass(frozen=True, kw_only=True)
