@@ -65,6 +65,10 @@ TARGETS: list[tuple[str, tuple[str, ...] | None]] = [
     ("cache_headers.py", None),
     ("sessions/cookie.py", None),
     ("config.py", ("LogtoConfig._check_cookie_prefix", "LogtoConfig._check_paths", "_secure_origin")),
+    ("discovery.py", ("accepted_issuers", "ProviderMetadata.check_issuer")),
+    ("introspection.py", None),
+    ("signed_userinfo.py", None),
+    ("frontchannel.py", None),
 ]
 #: Fast tests that need neither Redis nor the npm provider (but tests/hostile's log test).
 DEFAULT_TESTS = ("tests/unit", "tests/hostile")
@@ -81,6 +85,8 @@ MODULE_TESTS: dict[str, tuple[str, ...]] = {
     ),
     "bearer.py": (*DEFAULT_TESTS, "tests/guards"),
     "callback_checks.py": (*DEFAULT_TESTS, "tests/flows/test_callback_query.py"),
+    "frontchannel.py": ("tests/stores/test_frontchannel.py",),
+    "introspection.py": (*DEFAULT_TESTS, "tests/generic/test_dot_flows.py"),
 }
 ALLOWLIST_NAME = re.compile(r"^_?ALLOWED_|_ALGORITHMS$")
 FORBIDDEN_VALUES = ("none", "HS256")

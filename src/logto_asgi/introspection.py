@@ -119,9 +119,10 @@ def _oauth_error(reply: ProviderReply) -> str:
         body = protocol.read_json("introspection", reply)
     except ProviderError:
         body = None
-    if isinstance(body, dict) and isinstance(body.get("error"), str):
-        description = body.get("error_description")
-        return body["error"] + (f" ({description})" if isinstance(description, str) else "")
+    code = body.get("error") if isinstance(body, dict) else None
+    if isinstance(code, str):
+        description = body.get("error_description") if isinstance(body, dict) else None
+        return code + (f" ({description})" if isinstance(description, str) else "")
     return f"HTTP {reply.status}"
 
 

@@ -218,7 +218,7 @@ async def api(site: Site) -> AsyncIterator[tuple[BearerAuthMiddleware, httpx.Asy
         audience=API,
         introspection=TokenIntrospection(
             client_id=resource_server["client_id"],
-            client_secret=resource_server["client_secret"],
+            client_secret=str(resource_server["client_secret"]),
             endpoint=site.dot.introspection_endpoint,
             client_ids=(site.client["client_id"],),
             cache_seconds=0,

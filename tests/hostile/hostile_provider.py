@@ -111,6 +111,9 @@ class HostileProvider:
         self.jwks_junk: list[Any] = []
         #: Overrides for the userinfo body.
         self.userinfo_claims: dict[str, Any] = {}
+        #: Answer userinfo as a signed JWT (``application/jwt``, OIDC Core 5.3.2) of the
+        #: body, signed by ``signing_key`` (``forge`` applies); a string is sent as is.
+        self.userinfo_jwt: bool | str = False
         #: Overrides for the code-exchange and refresh token responses.
         self.token_fields: dict[str, Any] = {}
         self.refresh_fields: dict[str, Any] = {}
@@ -272,8 +275,18 @@ class HostileProvider:
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
         if token not in self._access_tokens:
             return JSONResponse({"error": "invalid_token"}, status_code=401)
-        body = {"sub": SUBJECT, "name": "Hostile User", "email": "hostile@example.com"}
-        return JSONResponse(with_overrides(body, self.userinfo_claims))
+        body = with_overrides(
+            {"sub": SUBJECT, "name": "Hostile User", "email": "hostile@example.com"}, self.userinfo_claims
+        )
+        if self.userinfo_jwt is False:
+            return JSONResponse(body)
+        if isinstance(self.userinfo_jwt, str):
+            return Response(self.userinfo_jwt, media_type="application/jwt")
+        key = self.signing_key
+        header: dict[str, Any] = {"alg": alg_for(key), "kid": key.kid}
+        signed = jwt.encode(header, body, key, algorithms=[header["alg"]])
+        token = self.forge(signed, body, key) if self.forge is not None else signed
+        return Response(token, media_type="application/jwt; charset=utf-8")
 
     async def _revocation(self, request: Request) -> Response:
         return await self._fault("revocation") or Response(status_code=200)
