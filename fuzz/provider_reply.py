@@ -9,10 +9,13 @@ status defaults to 200), the response body after it.
   authorization and end-session URLs built on it;
 - token: ``token_reply`` + ``parse_token_response``, then the session a code exchange makes
   of it, its cookies, and that session decoded again;
-- userinfo: ``userinfo_reply``, ``UserInfo`` and its ``sub`` check.
+- userinfo: ``userinfo_reply``, ``UserInfo`` and its ``sub`` check;
+- introspection: the RFC 7662 answer as ``Introspector`` reads it, then
+  ``check_introspected`` and the claims a bearer request would carry.
 
-Allowed outcomes: ``ProviderError`` (unusable answer) or ``AuthorizationError`` (a refusal
-with the provider's code). Anything else is a crash.
+Allowed outcomes: ``ProviderError`` (unusable answer), ``AuthorizationError`` (a refusal
+with the provider's code) or ``TokenValidationError`` (an introspected token refused).
+Anything else is a crash.
 """
 
 from __future__ import annotations
@@ -24,11 +27,14 @@ from typing import cast
 from logto_asgi import flows, protocol
 from logto_asgi.core import LogtoCore
 from logto_asgi.discovery import ProviderMetadata
-from logto_asgi.errors import AuthorizationError, ProviderError
-from logto_asgi.models import UserInfo
+from logto_asgi.errors import AuthorizationError, ProviderError, TokenValidationError
+from logto_asgi.introspection import _answer as _introspection_answer
+from logto_asgi.introspection import check_introspected
+from logto_asgi.models import AccessTokenClaims, UserInfo
 from logto_asgi.protocol import ProviderReply
 from logto_asgi.sessions._backends import CookieBackend
 from logto_asgi.sessions.base import Session
+from logto_asgi.users import BearerUser
 
 from . import _mutate
 from ._fixtures import (
@@ -45,7 +51,7 @@ from ._fixtures import (
 )
 from ._harness import Target
 
-KINDS = ("discovery", "token", "userinfo")
+KINDS = ("discovery", "token", "userinfo", "introspection")
 
 
 def _seeds() -> list[bytes]:
@@ -69,6 +75,11 @@ def _seeds() -> list[bytes]:
         ("userinfo", 200, {"sub": 1}),
         ("userinfo", 401, {}),
         ("userinfo", 403, "forbidden"),
+        ("introspection", 200, {"active": True, "client_id": "app", "scope": "a b", "exp": NOW + 60}),
+        ("introspection", 200, {"active": True, "aud": ["https://api.example"], "iss": ISSUER, "nbf": NOW}),
+        ("introspection", 200, {"active": False}),
+        ("introspection", 400, {"error": "unsupported_token_type", "error_description": "x"}),
+        ("introspection", 401, {}),
     ]
     seeds = [f"{kind} {status}\n{json.dumps(body)}".encode() for kind, status, body in replies]
     return [*seeds, b"token 200\n{", b"discovery 200\n\xff", b"userinfo\n"]
@@ -103,6 +114,15 @@ class _Replies:
         self.backend.cookies(session)
         Session.from_json(session.to_json())
 
+    def introspection(self, reply: ProviderReply) -> None:
+        answer = _introspection_answer(reply)
+        claims = check_introspected(
+            answer, issuer=ISSUER, audiences=("https://api.example",), client_ids=("app",), now=NOW, leeway=60
+        )
+        token = AccessTokenClaims(claims)
+        BearerUser(token).display_name  # noqa: B018 - what a request reads of it
+        sorted(token.scopes)
+
     def userinfo(self, reply: ProviderReply) -> None:
         data = protocol.userinfo_reply(reply)
         if isinstance(data, dict) and data.get("sub") == SUB:
@@ -121,7 +141,12 @@ def _mutator(data: bytes, max_size: int, seed: int) -> bytes:
 
 def build() -> Target:
     replies = _Replies(logto_middleware().core)
-    parsers = {"discovery": replies.discovery, "token": replies.token, "userinfo": replies.userinfo}
+    parsers = {
+        "discovery": replies.discovery,
+        "token": replies.token,
+        "userinfo": replies.userinfo,
+        "introspection": replies.introspection,
+    }
 
     def test_one_input(data: bytes) -> None:
         line, _, body = data.partition(b"\n")
@@ -132,7 +157,7 @@ def build() -> Target:
         code = int(status) if status.isdecimal() and len(status) < 4 else 200
         try:
             parse(ProviderReply(code, "application/json", body))
-        except (ProviderError, AuthorizationError):
+        except (ProviderError, AuthorizationError, TokenValidationError):
             pass
 
     return Target("provider_reply", test_one_input, _seeds, _mutator, 16384)

@@ -95,7 +95,7 @@ def check_introspected(
         sent = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
         if not set(audiences).intersection(a for a in sent if isinstance(a, str)):
             raise _fail("aud", "the access token is not meant for this resource")
-    elif claims.get("client_id") not in set(client_ids):
+    elif not isinstance(claims.get("client_id"), str) or claims["client_id"] not in set(client_ids):
         raise _fail("aud", "the introspection answer names no audience, and its client is not accepted")
     return claims
 

@@ -75,6 +75,8 @@ def test_a_good_answer_gives_its_claims() -> None:
         ({"aud": ["https://other.example", 7]}, "aud"),
         ({"client_id": "someone-else"}, "aud"),
         ({"client_id": None}, "aud"),
+        ({"client_id": {"web": 1}}, "aud"),  # found by make fuzz: unhashable, was a TypeError
+        ({"client_id": ["web"]}, "aud"),
     ],
 )
 def test_each_check_refuses(changes: dict[str, Any], failed: str) -> None:
