@@ -61,7 +61,6 @@ class ProviderMetadata:
     userinfo_endpoint: str | None
     end_session_endpoint: str | None
     revocation_endpoint: str | None
-    introspection_endpoint: str | None
     raw: Mapping[str, Any]
 
     @classmethod
@@ -89,7 +88,6 @@ class ProviderMetadata:
             userinfo_endpoint=url("userinfo_endpoint", required=False),
             end_session_endpoint=url("end_session_endpoint", required=False),
             revocation_endpoint=url("revocation_endpoint", required=False),
-            introspection_endpoint=url("introspection_endpoint", required=False),
             raw=data,
         )
 

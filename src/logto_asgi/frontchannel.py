@@ -74,19 +74,17 @@ async def frontchannel_logout(core: LogtoCore, scope: Scope, receive: Receive, s
     # The browser's own session first: ending the indexed ones deletes its store entry.
     cookies = request_cookies(scope)
     session = await core.backend.load(cookies) if core.backend.present(cookies) else None
-    ended = 0
     backend = core.server_sessions
     if backend is not None:
-        ended += len(await end_indexed_sessions(core, backend, sid_index_key(sid)))
-    else:
-        await core.tokens.mark_sid_ended(sid)
+        ended = len(await end_indexed_sessions(core, backend, sid_index_key(sid)))
+        logger.info("front-channel logout ended %d server-side session(s)", ended)
+    elif await core.tokens.mark_sid_ended(sid):
+        logger.info("front-channel logout: the cookie sessions of that provider session end")
     headers = []
     if session is not None and _same(session.claims.get("sid"), sid):
         await core.tokens.mark_ended(session.id)
         secure = core.jar.secure_for(scope, core.config.base_url)
         headers = await core.backend.delete(session, cookies, secure=secure)
-        ended += backend is None
-    logger.info("front-channel logout ended %d session(s) here", ended)
     await send_response(
         send, 200, _PAGE, content_type=b"text/html; charset=utf-8", headers=[*_HEADERS, *headers]
     )

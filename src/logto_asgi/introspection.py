@@ -29,6 +29,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 
@@ -159,6 +160,21 @@ class TokenIntrospection:
             raise ConfigurationError("introspection", "max_entries must be between 1 and 1,000,000")
 
 
+def _advertised_endpoint(metadata: ProviderMetadata) -> str:
+    """The discovery document's ``introspection_endpoint`` (RFC 8414), read here rather
+    than with the rest of discovery: a bad one must not break sign-in, only this."""
+    value = metadata.raw.get("introspection_endpoint")
+    try:
+        parts = urlsplit(value) if isinstance(value, str) else None
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ProviderError(
+            "the provider advertises no valid introspection_endpoint: pass TokenIntrospection(endpoint=...)"
+        )
+    return str(value)
+
+
 @dataclass
 class _Flight:
     done: anyio.Event = field(default_factory=anyio.Event)
@@ -216,11 +232,7 @@ class Introspector:
         return flight.answer
 
     async def _ask(self, token: str, metadata: ProviderMetadata) -> dict[str, Any]:
-        endpoint = self.options.endpoint or metadata.introspection_endpoint
-        if endpoint is None:
-            raise ProviderError(
-                "the provider advertises no introspection_endpoint: pass TokenIntrospection(endpoint=...)"
-            )
+        endpoint = self.options.endpoint or _advertised_endpoint(metadata)
         reply = await self._send(protocol.introspection_request(endpoint, self._credentials, token))
         return _answer(reply)
 

@@ -16,6 +16,7 @@ import pytest
 
 from logto_asgi import CookieStore, MemoryStore, SessionStore
 from logto_asgi._crypto import fingerprint
+from logto_asgi.frontchannel import MAX_PARAM_LENGTH
 from support.app import APP_ORIGIN, Harness, make_harness
 from support.provider import OidcTestProvider
 from support.redis_server import redis_store
@@ -130,6 +131,14 @@ async def test_a_request_without_iss_and_sid_is_refused(
     response = await frame(harness, cookies=True, **params)
     assert response.status_code == 400
     assert "iss and sid" in response.text
+    assert await is_signed_in(harness)
+
+
+async def test_the_parameter_length_limit_is_exact(harness: Harness, provider: OidcTestProvider) -> None:
+    await signed_in(harness)
+    longest = "s" * MAX_PARAM_LENGTH
+    assert (await frame(harness, cookies=True, iss=provider.issuer, sid=longest)).status_code == 200
+    assert (await frame(harness, cookies=True, iss=provider.issuer, sid=longest + "s")).status_code == 400
     assert await is_signed_in(harness)
 
 

@@ -17,7 +17,13 @@ import pytest
 from logto_asgi import ConfigurationError, TokenIntrospection
 from logto_asgi.discovery import ProviderMetadata
 from logto_asgi.errors import ProviderError, ProviderUnavailable, TokenValidationError
-from logto_asgi.introspection import NEGATIVE_SECONDS, Introspector, check_introspected, looks_like_jwt
+from logto_asgi.introspection import (
+    MAX_OPAQUE_TOKEN_LENGTH,
+    NEGATIVE_SECONDS,
+    Introspector,
+    check_introspected,
+    looks_like_jwt,
+)
 from logto_asgi.protocol import ProviderReply, ProviderRequest
 
 pytestmark = pytest.mark.anyio
@@ -268,5 +274,32 @@ async def test_without_an_endpoint_anywhere_the_error_says_so() -> None:
     bare = ProviderMetadata.parse({**META.raw, "introspection_endpoint": None})
     with pytest.raises(ProviderError, match="TokenIntrospection\\(endpoint"):
         await introspector(script, clock).answer("t", bare)
+    for bad in ("/relative", "javascript:x", "http://[::1", 7):
+        broken = ProviderMetadata.parse({**META.raw, "introspection_endpoint": bad})  # sign-in unaffected
+        with pytest.raises(ProviderError, match="no valid introspection_endpoint"):
+            await introspector(script, clock).answer("t", broken)
+    assert script.requests == []
     intro = introspector(Script(), clock, endpoint="https://op.example/o/introspect/")
     await intro.answer("t", bare)
+
+
+async def test_the_length_limit_is_exact() -> None:
+    script, clock = Script(), Clock()
+    intro = introspector(script, clock)
+    await intro.answer("a" * MAX_OPAQUE_TOKEN_LENGTH, META)
+    assert len(script.requests) == 1
+    with pytest.raises(TokenValidationError):
+        await intro.answer("a" * (MAX_OPAQUE_TOKEN_LENGTH + 1), META)
+    assert len(script.requests) == 1
+
+
+async def test_a_refusal_is_forgotten_after_exactly_negative_seconds() -> None:
+    script, clock = Script(), Clock()
+    intro = introspector(script, clock, cache_seconds=3600)
+    await intro.answer("bad", META)
+    clock.now += NEGATIVE_SECONDS - 0.001
+    await intro.answer("bad", META)
+    assert len(script.requests) == 1
+    clock.now += 0.001
+    await intro.answer("bad", META)
+    assert len(script.requests) == 2
