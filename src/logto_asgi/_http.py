@@ -115,10 +115,10 @@ class CookieJar:
         self._samesite = samesite.capitalize()
         self._secure = secure
 
-    def _attrs(self, max_age: int, secure: bool, samesite: str | None) -> str:
+    def _attrs(self, max_age: int | None, secure: bool, samesite: str | None) -> str:
         parts = [
             f"Path={self._path}",
-            f"Max-Age={max_age}",
+            *([] if max_age is None else [f"Max-Age={max_age}"]),
             "HttpOnly",
             f"SameSite={samesite or self._samesite}",
         ]
@@ -139,6 +139,10 @@ class CookieJar:
             b"set-cookie",
             f"{name}={value}; {self._attrs(max(0, max_age), secure, samesite)}".encode("latin-1"),
         )
+
+    def set_for_browser_session(self, name: str, value: str, *, secure: bool) -> tuple[bytes, bytes]:
+        """A cookie without ``Max-Age``: the browser forgets it when it closes."""
+        return (b"set-cookie", f"{name}={value}; {self._attrs(None, secure, None)}".encode("latin-1"))
 
     def delete(self, name: str, *, secure: bool) -> tuple[bytes, bytes]:
         return (

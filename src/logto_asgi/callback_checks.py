@@ -66,6 +66,21 @@ def check_issuer(query: Mapping[str, str], metadata: ProviderMetadata) -> None:
         )
 
 
+#: Refusals a silent sign-in (``prompt=none``) expects: the user must interact, so they
+#: stay anonymous on the page they were on (OIDC Core 3.1.2.6).
+SILENT_REFUSALS = frozenset(
+    {"login_required", "interaction_required", "consent_required", "account_selection_required"}
+)
+
+
+def back_to_app(refusal: AuthorizationError, *, silent: bool) -> bool:
+    """Whether a refusal of a sign-in this browser started returns the user to the app
+    (anonymous) instead of an error page: the user cancelled (``access_denied``), or a
+    silent sign-in found no session to reuse."""
+    code = refusal.provider_error
+    return code == "access_denied" or (silent and code in SILENT_REFUSALS)
+
+
 def provider_refusal(query: Mapping[str, str]) -> AuthorizationError | None:
     """The error the provider answered with (a fixed message for its code), or ``None``."""
     if "error" not in query:

@@ -114,6 +114,7 @@ class LogtoConfig:
     http_client: httpx.AsyncClient | None = field(default=None, repr=False, compare=False)
     extra_sign_in_params: Mapping[str, str] = field(default_factory=dict)
     max_pending_sign_ins: int = 5
+    silent_sign_in: bool = False
 
     def __post_init__(self) -> None:
         self._check_client()

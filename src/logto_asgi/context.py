@@ -16,6 +16,7 @@ from .engine import current_scope, session_context
 from .errors import AuthorizationError, ConfigurationError, LogtoError, NotAuthenticated, ProviderError
 from .models import AccessTokenClaims, IdTokenClaims, UserInfo, UserInfoScope
 from .sessions.base import Session, token_key
+from .sign_in_options import sign_in_extras
 from .tokens import ORGANIZATION_AUDIENCE
 
 if TYPE_CHECKING:
@@ -101,13 +102,39 @@ class LogtoContext:
             raise self._unavailable
         return self._session
 
-    def sign_in_url(self, return_to: str | None = None, interaction_mode: str | None = None) -> str:
-        """The sign-in route, with an optional same-origin ``return_to`` and mode."""
-        params = {}
-        if return_to:
-            params["return_to"] = return_to
-        if interaction_mode:
-            params["interaction_mode"] = interaction_mode
+    def sign_in_url(
+        self,
+        return_to: str | None = None,
+        interaction_mode: str | None = None,
+        *,
+        prompt: str | None = None,
+        max_age: int | None = None,
+        ui_locales: str | None = None,
+        login_hint: str | None = None,
+        first_screen: str | None = None,
+        direct_sign_in: str | None = None,
+    ) -> str:
+        """The sign-in route, with an optional same-origin ``return_to`` and the options
+        the route forwards (``sign_in_options``): ``prompt="login"`` and ``max_age`` ask
+        for a fresh authentication (step-up: the callback then checks ``auth_time``),
+        ``prompt="select_account"`` a switch of account, ``ui_locales`` the language.
+        ``ValueError`` for an option the route would drop."""
+        options = {
+            "interaction_mode": interaction_mode,
+            "prompt": prompt,
+            "max_age": None if max_age is None else str(max_age),
+            "ui_locales": ui_locales,
+            "login_hint": login_hint,
+            "first_screen": first_screen,
+            "direct_sign_in": direct_sign_in,
+        }
+        given = {name: value for name, value in options.items() if value is not None}
+        accepted = sign_in_extras(given)
+        if len(accepted) != len(given):
+            refused = sorted(set(given) - set(accepted))
+            raise ValueError(f"sign_in_url: invalid value for {', '.join(refused)}")
+        params = {"return_to": return_to} if return_to else {}
+        params.update(accepted)
         path = self._core.config.sign_in_path
         return f"{path}?{urlencode(params)}" if params else path
 

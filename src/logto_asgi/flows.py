@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,18 +16,7 @@ from urllib.parse import urlencode
 from .config import LogtoConfig
 from .discovery import ProviderMetadata
 from .errors import ProviderError
-
-#: Query parameters of the sign-in route forwarded to Logto, with the values accepted.
-INTERACTION_MODES = ("signIn", "signUp")
-FIRST_SCREENS = (
-    "sign_in",
-    "register",
-    "reset_password",
-    "identifier:sign_in",
-    "identifier:register",
-    "single_sign_on",
-)
-_DIRECT_SIGN_IN = re.compile(r"(social|sso):[A-Za-z0-9._-]{1,128}")
+from .sign_in_options import merge_prompts
 
 
 def pkce_challenge(verifier: str) -> str:
@@ -44,24 +32,6 @@ def new_secret() -> str:
 def new_verifier() -> str:
     """A PKCE code verifier (RFC 7636: 43 to 128 characters; 86 here)."""
     return secrets.token_urlsafe(64)
-
-
-def sign_in_extras(query: Mapping[str, str]) -> dict[str, str]:
-    """The Logto sign-in options found in the sign-in route's query; others are dropped."""
-    extras: dict[str, str] = {}
-    mode = query.get("interaction_mode")
-    if mode in INTERACTION_MODES:
-        extras["interaction_mode"] = mode
-    screen = query.get("first_screen")
-    if screen in FIRST_SCREENS:
-        extras["first_screen"] = screen
-    hint = query.get("login_hint")
-    if hint and len(hint) <= 256 and hint.isprintable():
-        extras["login_hint"] = hint
-    direct = query.get("direct_sign_in")
-    if direct and _DIRECT_SIGN_IN.fullmatch(direct):
-        extras["direct_sign_in"] = direct
-    return extras
 
 
 def authorization_url(
@@ -84,12 +54,12 @@ def authorization_url(
         ("code_challenge", pkce_challenge(verifier)),
         ("code_challenge_method", "S256"),
     ]
-    prompt = config.sign_in_prompt
+    prompt = merge_prompts(config.sign_in_prompt, extras.get("prompt"))
     if prompt:
         params.append(("prompt", prompt))
     params.extend(("resource", resource) for resource in config.all_resources)
     params.extend(config.extra_sign_in_params.items())
-    params.extend(extras.items())
+    params.extend((name, value) for name, value in extras.items() if name != "prompt")
     separator = "&" if "?" in metadata.authorization_endpoint else "?"
     return f"{metadata.authorization_endpoint}{separator}{urlencode(params)}"
 

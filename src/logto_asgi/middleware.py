@@ -22,6 +22,7 @@ from .core import LogtoCore
 from .engine import Engine
 from .routes import AuthRoutes
 from .session_auth import SessionAuthenticator
+from .silent_sign_in import SilentSignIn
 from .users import LogtoUser
 
 logger = logging.getLogger("logto_asgi")
@@ -55,7 +56,7 @@ class LogtoMiddleware(Engine):
         self.config = config
         self.core = LogtoCore(config, clock=clock)
         super().__init__(
-            app,
+            SilentSignIn(app, config) if config.silent_sign_in else app,
             routes=AuthRoutes(self.core, renderer=error_renderer).paths,
             authenticators=[SessionAuthenticator(self.core, precedence=precedence)],
             on_startup=self._startup_check,

@@ -9,6 +9,8 @@ from __future__ import annotations
 import string
 from urllib.parse import quote, unquote, urlsplit
 
+from starlette.types import Scope
+
 __all__ = ["safe_return_to", "same_origin_target"]
 
 _MAX_RETURN_TO = 2048
@@ -59,3 +61,14 @@ def same_origin_target(value: str, base_url: str | None) -> str | None:
         return f"must be on the app's own origin {origin_of(base_url)!r}"
     target = path + (f"?{parts.query}" if parts.query else "")
     return None if safe_return_to(target) == target else "must be a same-origin URL without tricks"
+
+
+def request_target(scope: Scope) -> str:
+    """The path and query of the request, as sent (for ``return_to``)."""
+    raw = scope.get("raw_path")
+    if isinstance(raw, bytes) and raw.startswith(b"/"):
+        path = raw.split(b"?", 1)[0].decode("latin-1")
+    else:
+        path = quote(scope.get("path") or "/")
+    query = scope.get("query_string") or b""
+    return f"{path}?{query.decode('latin-1')}" if query else path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import anyio
 from starlette.types import Receive, Scope, Send
@@ -18,7 +19,9 @@ from .errors import LogtoError, TransactionError
 from .frontchannel import frontchannel_logout
 from .redirects import safe_return_to
 from .sessions.base import Session
+from .sign_in_options import sign_in_extras
 from .sign_out_guard import PAGE_HEADERS, SignOutGuard, read_form, same_origin_request
+from .silent_sign_in import marker_name
 from .transaction import TRANSACTION_TTL, Taken, Transaction, TransactionCookies
 
 logger = logging.getLogger("logto_asgi")
@@ -31,6 +34,13 @@ MAX_CODE_LENGTH = 2048
 CALLBACK_OUTCOME_TTL = 60.0
 CALLBACK_POLL = 0.05
 _PENDING, _FAILED, _DONE = b"pending", b"failed", b"done:"
+
+
+@dataclass(frozen=True, slots=True)
+class GoBack:
+    """Where the user goes after a sign-in that did not complete but is no error."""
+
+    location: str
 
 
 def _authorization_code(query: Mapping[str, str]) -> str:
@@ -83,6 +93,7 @@ class AuthRoutes:
         core, config = self.core, self.core.config
         query = query_params(scope)
         return_to = safe_return_to(query.get("return_to")) or config.post_sign_in_redirect
+        extras = sign_in_extras(query)
         try:
             metadata = await core.provider.metadata()
         except LogtoError as exc:
@@ -98,6 +109,8 @@ class AuthRoutes:
             return_to=return_to,
             redirect_uri=self._redirect_uri(scope),
             created_at=now,
+            max_age=int(extras["max_age"]) if "max_age" in extras else None,
+            silent=extras.get("prompt") == "none",
         )
         url = flows.authorization_url(
             metadata,
@@ -106,10 +119,13 @@ class AuthRoutes:
             state=tx.state,
             nonce=tx.nonce,
             verifier=tx.verifier,
-            extras=flows.sign_in_extras(query),
+            extras=extras,
         )
         secure = core.jar.secure_for(scope, config.base_url)
         headers = self._transactions.begin(tx, request_cookies(scope), secure=secure)
+        if tx.silent:
+            # Once per browser session: a browser with this marker is not sent again.
+            headers.append(core.jar.set_for_browser_session(marker_name(config), "1", secure=secure))
         await redirect(send, url, headers=headers)
 
     # Callback --------------------------------------------------------------------------
@@ -127,6 +143,9 @@ class AuthRoutes:
             if tx is None:
                 # Back button after a successful sign-in: nothing to do but go on.
                 return await redirect(send, config.post_sign_in_redirect, status=303, headers=taken.clear)
+            if isinstance(tx, GoBack):
+                # Cancelled at the provider, or a silent sign-in without a session there.
+                return await redirect(send, tx.location, status=303, headers=taken.clear)
             session = await self._sign_in_once(tx, _authorization_code(query), cookies)
             headers = await core.backend.save(session, cookies, now=core.clock(), secure=secure)
         except LogtoError as exc:
@@ -140,13 +159,20 @@ class AuthRoutes:
 
     async def _callback_transaction(
         self, query: Mapping[str, str], cookies: Mapping[str, str], taken: Taken
-    ) -> Transaction | None:
+    ) -> Transaction | GoBack | None:
         """The callback's transaction; ``None`` for a stale callback of a browser that is
-        signed in already; a ``LogtoError`` for everything else."""
+        signed in already; ``GoBack`` when a refusal of this browser's own attempt sends
+        the user back to the app; a ``LogtoError`` for everything else."""
         # The issuer first (RFC 9207 2.4): an error response is checked too.
         callback_checks.check_issuer(query, await self.core.provider.metadata())
         refusal = callback_checks.provider_refusal(query)
         if refusal is not None:
+            # Only with this browser's valid transaction: a forged error link does nothing
+            # but show the error page.
+            tx = taken.transaction
+            if tx is not None and callback_checks.back_to_app(refusal, silent=tx.silent):
+                logger.info("sign-in not completed (%s): back to the app", refusal.provider_error)
+                return GoBack(tx.return_to)
             raise refusal
         if not taken.found:
             backend = self.core.backend
@@ -179,7 +205,11 @@ class AuthRoutes:
             return await self._outcome_of(claim)
         try:
             session = await self.core.tokens.exchange_code(
-                code=code, redirect_uri=tx.redirect_uri, verifier=tx.verifier, nonce=tx.nonce
+                code=code,
+                redirect_uri=tx.redirect_uri,
+                verifier=tx.verifier,
+                nonce=tx.nonce,
+                max_age=tx.max_age,
             )
             await self._drop_previous(cookies)
             await index_session(self.core, session)

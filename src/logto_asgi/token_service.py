@@ -36,6 +36,7 @@ from .signed_userinfo import verify_signed_userinfo
 from .tokens import (
     FETCHED_ACCESS_TOKEN_TYPES,
     ORGANIZATION_AUDIENCE,
+    check_auth_time,
     check_id_token,
     verify_access_token,
     verify_signature,
@@ -182,8 +183,11 @@ class TokenService:
         margin = min(self.config.clock_skew, lifetime / 2)
         return CachedToken(tokens.access_token, tokens.expires_at - margin, tokens.scope or "")
 
-    async def exchange_code(self, *, code: str, redirect_uri: str, verifier: str, nonce: str) -> Session:
-        """The authorization code for a new, validated session."""
+    async def exchange_code(
+        self, *, code: str, redirect_uri: str, verifier: str, nonce: str, max_age: int | None = None
+    ) -> Session:
+        """The authorization code for a new, validated session (``max_age``: the one the
+        authorization request sent, so ``auth_time`` must be recent enough)."""
         params = protocol.code_exchange_params(code=code, redirect_uri=redirect_uri, verifier=verifier)
         body = await self.provider.token_request(params, what="code exchange")
         now = self._clock()
@@ -191,6 +195,8 @@ class TokenService:
         if not tokens.id_token:
             raise ProviderError("the token response has no id_token (was the openid scope granted?)")
         claims = await self.validate_id_token(tokens.id_token, nonce=nonce)
+        if max_age is not None:
+            check_auth_time(claims, max_age=max_age, now=now, leeway=self.config.clock_skew)
         metadata = await self.provider.metadata()
         requested = self.config.sign_in_scopes(metadata.raw.get("scopes_supported"))
         return self.new_session(

@@ -266,6 +266,16 @@ def check_id_token(
             raise _fail("nonce", "the ID token's nonce does not match this sign-in")
 
 
+def check_auth_time(claims: Mapping[str, Any], *, max_age: int, now: float, leeway: float) -> None:
+    """OIDC Core 3.1.2.1 / 3.1.3.7: when ``max_age`` was requested the ID token must carry
+    ``auth_time``, and the authentication it records must be at most ``max_age`` old."""
+    auth_time = _number(claims, "auth_time")
+    if now - auth_time > max_age + leeway:
+        raise _fail("auth_time", "the sign-in is older than the max_age asked for")
+    if auth_time > now + leeway:
+        raise _fail("auth_time", "the ID token's auth_time is in the future")
+
+
 def organization_audience(aud: str) -> str | None:
     """The organization id of an organization token's audience, else ``None``."""
     if aud.startswith(ORGANIZATION_AUDIENCE) and len(aud) > len(ORGANIZATION_AUDIENCE):

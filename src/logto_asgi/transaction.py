@@ -31,6 +31,10 @@ class Transaction:
     return_to: str
     redirect_uri: str
     created_at: int
+    #: The ``max_age`` sent (the callback then requires a recent enough ``auth_time``).
+    max_age: int | None = None
+    #: A silent sign-in (``prompt=none``): a refusal returns the user to ``return_to``.
+    silent: bool = False
 
     def encode(self, codec: JweCodec) -> str:
         payload = [
@@ -40,6 +44,8 @@ class Transaction:
             self.return_to,
             self.redirect_uri,
             self.created_at,
+            self.max_age,
+            self.silent,
         ]
         return codec.encrypt(json.dumps(payload, separators=(",", ":")).encode())
 
@@ -48,18 +54,27 @@ class Transaction:
         """Decrypt and check a transaction for ``state``; ``InvalidToken`` otherwise."""
         try:
             fields = strict_json.loads(codec.decrypt(value))
-            if not isinstance(fields, list):
-                raise TypeError("not a list")
+            if not isinstance(fields, list) or len(fields) not in (6, 8):
+                raise TypeError("not a transaction")
             tx = cls(*fields)
         except (ValueError, TypeError) as exc:
             raise InvalidToken("malformed transaction") from exc
-        if not all(isinstance(f, str) for f in fields[:5]) or not isinstance(tx.created_at, int):
+        if not _well_typed(tx):
             raise InvalidToken("malformed transaction")
         if not hmac.compare_digest(tx.state.encode("utf-8", "surrogatepass"), state.encode()):
             raise InvalidToken("state mismatch")
         if not 0 <= now - tx.created_at <= TRANSACTION_TTL:
             raise InvalidToken("transaction expired")
         return tx
+
+
+def _well_typed(tx: Transaction) -> bool:
+    texts = (tx.state, tx.nonce, tx.verifier, tx.return_to, tx.redirect_uri)
+    if not all(isinstance(text, str) for text in texts):
+        return False
+    if type(tx.created_at) is not int or type(tx.silent) is not bool:
+        return False
+    return tx.max_age is None or (type(tx.max_age) is int and tx.max_age >= 0)
 
 
 def valid_state(state: str | None) -> TypeGuard[str]:

@@ -60,7 +60,7 @@ async def test_forged_transaction_cookie_is_400(harness: Harness) -> None:
 async def test_provider_error_on_callback_is_a_fixed_message(
     harness: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """error=access_denied: a 400 with our own words for the code; the provider's
+    """error=server_error: a 400 with our own words for the code; the provider's
     description goes to the log only, and the transaction is cleared."""
     start = await harness.client.get(f"{APP_ORIGIN}/sign-in")
     state = httpx.URL(start.headers["location"]).params["state"]
@@ -68,17 +68,43 @@ async def test_provider_error_on_callback_is_a_fixed_message(
         response = await harness.client.get(
             f"{APP_ORIGIN}/callback",
             params={
-                "error": "access_denied",
+                "error": "server_error",
                 "error_description": "Call +1 555 0100 to unlock your account",
                 "state": state,
                 "iss": harness.provider.issuer,
             },
         )
     assert response.status_code == 400
-    assert "cancelled or refused at the provider" in response.text
+    assert "could not complete the sign-in just now" in response.text
     assert "555" not in response.text
     assert "Call +1 555 0100" in caplog.text
     assert not [n for n in cookie_names(harness.client) if n.startswith("logto_tx.")]
+
+
+async def test_a_cancelled_sign_in_returns_to_the_app(harness: Harness) -> None:
+    """error=access_denied for this browser's own attempt: back to return_to, signed
+    out, the transaction cleared — not an error page."""
+    start = await harness.client.get(f"{APP_ORIGIN}/sign-in", params={"return_to": "/orders?page=2"})
+    state = httpx.URL(start.headers["location"]).params["state"]
+    response = await harness.client.get(
+        f"{APP_ORIGIN}/callback",
+        params={"error": "access_denied", "state": state, "iss": harness.provider.issuer},
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/orders?page=2"
+    assert not [n for n in cookie_names(harness.client) if n.startswith("logto_tx.")]
+    assert (await harness.client.get(f"{APP_ORIGIN}/me")).status_code == 401
+
+
+@pytest.mark.parametrize("state", [None, "A" * 43])
+async def test_a_forged_cancellation_is_an_error_page(harness: Harness, state: str | None) -> None:
+    """Without this browser's transaction an access_denied goes nowhere but the page."""
+    params = {"error": "access_denied", "iss": harness.provider.issuer}
+    if state:
+        params["state"] = state
+    response = await harness.client.get(f"{APP_ORIGIN}/callback", params=params)
+    assert response.status_code == 400
+    assert "cancelled or refused at the provider" in response.text
 
 
 async def test_forged_code_is_refused_by_the_provider_with_400(harness: Harness) -> None:

@@ -124,6 +124,17 @@ async def test_a_new_session_replaces_a_planted_cookie(harness: Harness) -> None
     assert (await harness.client.get(f"{APP_ORIGIN}/me")).status_code == 200
 
 
+async def test_sign_in_forwards_the_standard_options(harness: Harness) -> None:
+    """prompt (merged with Logto's consent), max_age and ui_locales reach the provider."""
+    response = await harness.client.get(
+        f"{APP_ORIGIN}/sign-in", params={"prompt": "login", "max_age": "300", "ui_locales": "fr-CA en"}
+    )
+    query = parse_qs(urlsplit(response.headers["location"]).query)
+    assert query["prompt"] == ["consent login"]
+    assert query["max_age"] == ["300"]
+    assert query["ui_locales"] == ["fr-CA en"]
+
+
 async def test_sign_in_forwards_logto_parameters_only(harness: Harness) -> None:
     """Logto's sign-in options reach the provider; other query keys do not."""
     response = await harness.client.get(
@@ -133,7 +144,9 @@ async def test_sign_in_forwards_logto_parameters_only(harness: Harness) -> None:
             "first_screen": "register",
             "login_hint": "alice@example.com",
             "direct_sign_in": "social:github",
-            "prompt": "none",
+            "prompt": "none login",  # not a valid prompt: dropped
+            "max_age": "-1",
+            "ui_locales": "fr-CA en<script>",
             "client_id": "evil",
             "foo": "bar",
         },
@@ -145,7 +158,7 @@ async def test_sign_in_forwards_logto_parameters_only(harness: Harness) -> None:
     assert query["direct_sign_in"] == ["social:github"]
     assert query["client_id"] == [harness.config.app_id]
     assert query["prompt"] == ["consent"]
-    assert "foo" not in query
+    assert "foo" not in query and "max_age" not in query and "ui_locales" not in query
     assert query["code_challenge_method"] == ["S256"]
     assert query["resource"] == [
         "https://shopping.example.com/api",

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from logto_asgi import ProviderError
-from logto_asgi.flows import parse_token_response, sign_in_extras
+from logto_asgi.flows import parse_token_response
 from logto_asgi.redirects import safe_return_to
+from logto_asgi.sign_in_options import sign_in_extras
 
 NOW = 1_700_000_000.0
 

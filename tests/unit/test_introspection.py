@@ -122,11 +122,23 @@ def test_jwt_shape() -> None:
         {"client_id": "api", "client_secret": "s", "client_ids": "web"},
         {"client_id": "api", "client_secret": "s", "cache_seconds": -1},
         {"client_id": "api", "client_secret": "s", "max_entries": 0},
+        {"client_id": "api", "client_secret": "s", "max_entries": 1_000_001},
+        {"client_id": "api", "client_secret": "s", "cache_seconds": 3600.5},
     ],
 )
 def test_bad_options_are_refused(options: dict[str, Any]) -> None:
     with pytest.raises(ConfigurationError):
         TokenIntrospection(**options)
+
+
+def test_the_option_bounds_are_inclusive() -> None:
+    for options in (
+        {"max_entries": 1},
+        {"max_entries": 1_000_000},
+        {"cache_seconds": 0},
+        {"cache_seconds": 3600},
+    ):
+        assert TokenIntrospection(client_id="api", client_secret="s", **options)  # type: ignore[arg-type]
 
 
 class Script:
@@ -215,6 +227,7 @@ async def test_cache_seconds_zero_caches_nothing() -> None:
     await intro.answer("t", META)
     await intro.answer("t", META)
     assert len(script.requests) == 2
+    assert len(intro) == 0  # nothing kept that would never be used
 
 
 async def test_concurrent_requests_with_one_token_share_one_call() -> None:
@@ -253,12 +266,45 @@ async def test_an_outage_backs_off_instead_of_flooding() -> None:
     assert len(script.requests) == 2
 
 
-async def test_refused_credentials_say_what_to_fix() -> None:
+@pytest.mark.parametrize("status", [401, 403])
+async def test_refused_credentials_say_what_to_fix(status: int) -> None:
     script, clock = Script(), Clock()
-    script.status = 401
+    script.status = status
     with pytest.raises(ProviderError, match="client_id and client_secret") as info:
         await introspector(script, clock).answer("t", META)
     assert not isinstance(info.value, ProviderUnavailable)
+
+
+async def test_a_bad_request_carries_the_providers_oauth_error() -> None:
+    script, clock = Script(), Clock()
+    script.status = 400
+    script.answers["t"] = {"error": "unsupported_token_type", "error_description": "no JWTs"}
+    with pytest.raises(
+        ProviderError, match="refused the introspection request: unsupported_token_type \\(no JWTs\\)"
+    ):
+        await introspector(script, clock).answer("t", META)
+
+
+async def test_waiters_share_the_leaders_failure() -> None:
+    script, clock = Script(), Clock()
+    script.status = 503
+    script.gate = anyio.Event()
+    intro = introspector(script, clock)
+    failures: list[ProviderError] = []
+
+    async def ask() -> None:
+        try:
+            await intro.answer("t", META)
+        except ProviderError as exc:
+            failures.append(exc)
+
+    async with anyio.create_task_group() as tasks:
+        for _ in range(10):
+            tasks.start_soon(ask)
+        await anyio.wait_all_tasks_blocked()
+        script.gate.set()
+    assert len(script.requests) == 1
+    assert len(failures) == 10 and all(isinstance(f, ProviderUnavailable) for f in failures)
 
 
 @pytest.mark.parametrize("token", ["has space", 'quote"', "x" * 20_000, "ünïcode", ""])
@@ -286,10 +332,11 @@ async def test_without_an_endpoint_anywhere_the_error_says_so() -> None:
 async def test_the_length_limit_is_exact() -> None:
     script, clock = Script(), Clock()
     intro = introspector(script, clock)
-    await intro.answer("a" * MAX_OPAQUE_TOKEN_LENGTH, META)
+    assert MAX_OPAQUE_TOKEN_LENGTH == 16_384
+    await intro.answer("a" * 16_384, META)
     assert len(script.requests) == 1
     with pytest.raises(TokenValidationError):
-        await intro.answer("a" * (MAX_OPAQUE_TOKEN_LENGTH + 1), META)
+        await intro.answer("a" * 16_385, META)
     assert len(script.requests) == 1
 
 
@@ -297,7 +344,8 @@ async def test_a_refusal_is_forgotten_after_exactly_negative_seconds() -> None:
     script, clock = Script(), Clock()
     intro = introspector(script, clock, cache_seconds=3600)
     await intro.answer("bad", META)
-    clock.now += NEGATIVE_SECONDS - 0.001
+    assert NEGATIVE_SECONDS == 10.0
+    clock.now += 9.999
     await intro.answer("bad", META)
     assert len(script.requests) == 1
     clock.now += 0.001

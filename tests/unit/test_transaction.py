@@ -96,6 +96,19 @@ def test_transaction_age_window(age: float, accepted: bool) -> None:
         ),
         pytest.param([STATE, 1, "v", "/", "http://app.test/callback", CREATED], id="nonce-number"),
         pytest.param([STATE, "n", "v", None, "http://app.test/callback", CREATED], id="return-to-null"),
+        pytest.param([STATE, "n", "v", "/", "http://app.test/callback", CREATED, None], id="seven-fields"),
+        pytest.param(
+            [STATE, "n", "v", "/", "http://app.test/callback", CREATED, "60", False], id="max-age-string"
+        ),
+        pytest.param(
+            [STATE, "n", "v", "/", "http://app.test/callback", CREATED, -1, False], id="max-age-negative"
+        ),
+        pytest.param(
+            [STATE, "n", "v", "/", "http://app.test/callback", CREATED, True, False], id="max-age-bool"
+        ),
+        pytest.param(
+            [STATE, "n", "v", "/", "http://app.test/callback", CREATED, None, 1], id="silent-number"
+        ),
         pytest.param({"state": STATE}, id="object"),
         pytest.param("text", id="string"),
     ],
@@ -131,3 +144,22 @@ def test_pending_lists_only_well_formed_transaction_cookies() -> None:
         "logto_tx.": "f",
     }
     assert pending("logto", cookies) == [cookie_name("logto", STATE), cookie_name("logto", OTHER_STATE)]
+
+
+def test_the_new_fields_round_trip_and_old_cookies_still_read() -> None:
+    """max_age and silent travel with the attempt; a transaction written before they
+    existed (six fields) reads as neither."""
+    full = Transaction(
+        state=STATE,
+        nonce="n",
+        verifier="v",
+        return_to="/",
+        redirect_uri="http://app.test/callback",
+        created_at=CREATED,
+        max_age=60,
+        silent=True,
+    )
+    back = decode(full.encode(CODEC))
+    assert (back.max_age, back.silent) == (60, True)
+    old = CODEC.encrypt(json.dumps([STATE, "n", "v", "/", "http://app.test/callback", CREATED]).encode())
+    assert (decode(old).max_age, decode(old).silent) == (None, False)
