@@ -24,6 +24,7 @@ from .errors import (
     TransactionError,
 )
 from .guards import RequireAuth, requires_auth
+from .hooks import HookFailed, SignInEvent, SignInRefused, SignOutEvent
 from .introspection import TokenIntrospection
 from .middleware import LogtoMiddleware, LogtoUser
 from .models import AccessTokenClaims, IdTokenClaims, ReservedResource, UserInfo, UserInfoScope
@@ -42,6 +43,7 @@ __all__ = [
     "ConfigurationError",
     "CookieStore",
     "Coordination",
+    "HookFailed",
     "HostCoordination",
     "IdTokenClaims",
     "InProcessCoordination",
@@ -64,6 +66,9 @@ __all__ = [
     "ReservedResource",
     "SessionExpired",
     "SessionStore",
+    "SignInEvent",
+    "SignInRefused",
+    "SignOutEvent",
     "StoreUnavailable",
     "TokenIntrospection",
     "TokenValidationError",

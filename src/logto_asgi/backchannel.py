@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Literal
 from urllib.parse import parse_qsl
 
 from starlette.types import Receive, Scope, Send
@@ -19,6 +20,7 @@ from ._crypto import fingerprint
 from ._http import header, send_response
 from .core import LogtoCore
 from .errors import LogtoError, TokenValidationError
+from .hooks import signed_out
 from .sessions._backends import StoreBackend
 from .sessions.base import Session
 from .tokens import check_logout_token, read_header, verify_signature
@@ -104,23 +106,30 @@ async def _end_sessions(core: LogtoCore, backend: StoreBackend, token: str) -> l
         raise TokenValidationError("this logout token was already used", check="jti")
     sid, sub = claims.get("sid"), claims.get("sub")
     key = sid_index_key(sid) if isinstance(sid, str) and sid else _sub_key(str(sub))
-    ended = await end_indexed_sessions(core, backend, key)
+    ended = await end_indexed_sessions(core, backend, key, reason="backchannel")
     await backend.ops.add(jti_key, b"1", remember)
     return ended
 
 
-async def end_indexed_sessions(core: LogtoCore, backend: StoreBackend, key: str) -> list[str]:
+async def end_indexed_sessions(
+    core: LogtoCore, backend: StoreBackend, key: str, *, reason: Literal["backchannel", "frontchannel"]
+) -> list[str]:
     """End every server-side session listed under the index ``key``; their ids. On a store
-    error the ids not yet ended go back into the index (a retry finishes the job)."""
+    error the ids not yet ended go back into the index (a retry finishes the job). With an
+    ``on_sign_out`` hook, each session is read first so the hook sees whose it was."""
+    hook = core.config.on_sign_out
     ended = await backend.ops.set_pop_all(key)
     for done, session_id in enumerate(ended):
         try:
+            session = await backend.load_by_id(session_id) if hook is not None else None
             await core.tokens.mark_ended(session_id)
             await backend.delete_by_id(session_id)
         except LogtoError:
             for left in ended[done:]:
                 await backend.ops.set_add(key, left, core.config.session_max_age)
             raise
+        if session is not None:
+            await signed_out(hook, session, reason)
     return ended
 
 

@@ -19,6 +19,8 @@ from .sessions.cookie import CookieStore
 if TYPE_CHECKING:
     import httpx
 
+    from .hooks import SignInHook, SignOutHook
+
 __all__ = ["LogtoConfig"]
 
 DEFAULT_SCOPES = ("openid", "profile", "offline_access")
@@ -115,6 +117,8 @@ class LogtoConfig:
     extra_sign_in_params: Mapping[str, str] = field(default_factory=dict)
     max_pending_sign_ins: int = 5
     silent_sign_in: bool = False
+    on_sign_in: SignInHook | None = field(default=None, repr=False, compare=False)
+    on_sign_out: SignOutHook | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._check_client()
@@ -239,6 +243,9 @@ class LogtoConfig:
             raise ConfigurationError("clock_skew", "must be between 0 and 600 seconds")
         if not 1 <= self.max_pending_sign_ins <= 20:
             raise ConfigurationError("max_pending_sign_ins", "must be between 1 and 20")
+        for name in ("on_sign_in", "on_sign_out"):
+            if getattr(self, name) is not None and not callable(getattr(self, name)):
+                raise ConfigurationError(name, "must be a function taking the event (or None)")
 
     def _check_sign_in_request(self) -> None:
         for name in ("scopes", "resources"):

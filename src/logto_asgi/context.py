@@ -7,6 +7,8 @@ refresh — and a refreshed session is written back on the same response.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -89,6 +91,13 @@ class LogtoContext:
     def id_token(self) -> str | None:
         """The raw ID token."""
         return self.session.id_token if self.session is not None else None
+
+    @property
+    def app_data(self) -> Mapping[str, Any]:
+        """The app's data that ``on_sign_in`` kept in the session (read-only; empty when
+        signed out)."""
+        session = self.session
+        return MappingProxyType(dict(session.app_data)) if session is not None else MappingProxyType({})
 
     @property
     def scopes(self) -> frozenset[str]:

@@ -36,6 +36,7 @@ from ._http import query_params, request_cookies, send_response
 from .backchannel import end_indexed_sessions, sid_index_key
 from .core import LogtoCore
 from .errors import InvalidRequest
+from .hooks import signed_out
 
 logger = logging.getLogger("logto_asgi")
 
@@ -76,7 +77,7 @@ async def frontchannel_logout(core: LogtoCore, scope: Scope, receive: Receive, s
     session = await core.backend.load(cookies) if core.backend.present(cookies) else None
     backend = core.server_sessions
     if backend is not None:
-        ended = len(await end_indexed_sessions(core, backend, sid_index_key(sid)))
+        ended = len(await end_indexed_sessions(core, backend, sid_index_key(sid), reason="frontchannel"))
         logger.info("front-channel logout ended %d server-side session(s)", ended)
     elif await core.tokens.mark_sid_ended(sid):
         logger.info("front-channel logout: the cookie sessions of that provider session end")
@@ -85,6 +86,7 @@ async def frontchannel_logout(core: LogtoCore, scope: Scope, receive: Receive, s
         await core.tokens.mark_ended(session.id)
         secure = core.jar.secure_for(scope, core.config.base_url)
         headers = await core.backend.delete(session, cookies, secure=secure)
+        await signed_out(core.config.on_sign_out, session, "frontchannel")
     await send_response(
         send, 200, _PAGE, content_type=b"text/html; charset=utf-8", headers=[*_HEADERS, *headers]
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 import anyio
 from starlette.types import Receive, Scope, Send
 
+from . import _json as strict_json
 from . import callback_checks, flows
 from ._crypto import InvalidToken, fingerprint
 from ._http import origin, query_params, redirect, request_cookies, send_response
@@ -17,6 +19,8 @@ from .boundary import ErrorRenderer, render_error, send_error
 from .core import LogtoCore
 from .errors import LogtoError, TransactionError
 from .frontchannel import frontchannel_logout
+from .hooks import SignInEvent, checked_sign_in, run_hook, signed_out
+from .models import IdTokenClaims
 from .redirects import safe_return_to
 from .sessions.base import Session
 from .sign_in_options import sign_in_extras
@@ -146,7 +150,7 @@ class AuthRoutes:
             if isinstance(tx, GoBack):
                 # Cancelled at the provider, or a silent sign-in without a session there.
                 return await redirect(send, tx.location, status=303, headers=taken.clear)
-            session = await self._sign_in_once(tx, _authorization_code(query), cookies)
+            session, return_to = await self._sign_in_once(tx, _authorization_code(query), cookies)
             headers = await core.backend.save(session, cookies, now=core.clock(), secure=secure)
         except LogtoError as exc:
             logger.warning("sign-in callback failed: %s: %s", exc.error, exc.description)
@@ -155,7 +159,7 @@ class AuthRoutes:
                 scope, send, exc, headers=taken.clear, link=retry, renderer=self._renderer
             )
         logger.info("signed in sub=%s", session.claims.get("sub"))
-        await redirect(send, tx.return_to, headers=[*taken.clear, *headers])
+        await redirect(send, return_to, headers=[*taken.clear, *headers])
 
     async def _callback_transaction(
         self, query: Mapping[str, str], cookies: Mapping[str, str], taken: Taken
@@ -195,11 +199,14 @@ class AuthRoutes:
             if previous is not None:
                 await backend.delete_by_id(previous.id)
 
-    async def _sign_in_once(self, tx: Transaction, code: str, cookies: Mapping[str, str]) -> Session:
-        """The session of this sign-in, with exactly one code exchange however many
-        duplicates of the callback arrive (a double click, a retried navigation), on any
-        process sharing the coordination: the first claims the state, the others wait for
-        its outcome and get the same session (or a clear "already used" error)."""
+    async def _sign_in_once(
+        self, tx: Transaction, code: str, cookies: Mapping[str, str]
+    ) -> tuple[Session, str]:
+        """The session of this sign-in and where the browser goes next, with exactly one
+        code exchange (and one ``on_sign_in``) however many duplicates of the callback
+        arrive (a double click, a retried navigation), on any process sharing the
+        coordination: the first claims the state, the others wait for its outcome and get
+        the same session (or a clear "already used" error)."""
         shared, claim = self.core.shared, f"callback:{fingerprint(tx.state)}"
         if not await shared.add(claim, _PENDING, TRANSACTION_TTL):
             return await self._outcome_of(claim)
@@ -211,25 +218,46 @@ class AuthRoutes:
                 nonce=tx.nonce,
                 max_age=tx.max_age,
             )
+            session, return_to = await self._on_sign_in(session, tx)
             await self._drop_previous(cookies)
             await index_session(self.core, session)
         except LogtoError:
             await shared.set(claim, _FAILED, TRANSACTION_TTL)
             raise
-        sealed = self.core.records.encrypt(session.to_json()).encode("ascii")
+        outcome = json.dumps([return_to, session.to_json().decode("utf-8")]).encode()
+        sealed = self.core.records.encrypt(outcome).encode("ascii")
         await shared.set(claim, _DONE + sealed, CALLBACK_OUTCOME_TTL)
-        return session
+        return session, return_to
 
-    async def _outcome_of(self, claim: str) -> Session:
-        """Wait (bounded) for the first request of a callback to finish; its session."""
+    async def _on_sign_in(self, session: Session, tx: Transaction) -> tuple[Session, str]:
+        """The app's ``on_sign_in`` hook: the session with its data, and where to go; a
+        refusal or a failure revokes the new refresh token and leaves no session."""
+        hook = self.core.config.on_sign_in
+        if hook is None:
+            return session, tx.return_to
+        event = SignInEvent(IdTokenClaims(session.claims), session.scopes, tx.return_to)
+        try:
+            await run_hook("on_sign_in", hook, event)
+            return_to, data = checked_sign_in(event, self.core.config.post_sign_in_redirect)
+        except LogtoError:
+            if session.refresh_token:
+                await self.core.tokens.revoke(session.refresh_token)
+            raise
+        return (session.replace(app_data=data) if data else session), return_to
+
+    async def _outcome_of(self, claim: str) -> tuple[Session, str]:
+        """Wait (bounded) for the first request of a callback to finish; its outcome."""
         shared = self.core.shared
         with anyio.move_on_after(self.core.config.http_timeout + 5):
             while (value := await shared.get(claim) or b"") == _PENDING:  # noqa: ASYNC110 - another process writes it
                 await anyio.sleep(CALLBACK_POLL)
             if value.startswith(_DONE):
                 try:
-                    return Session.from_json(self.core.records.decrypt(value[len(_DONE) :].decode("ascii")))
-                except (InvalidToken, ValueError, UnicodeDecodeError):
+                    return_to, raw = strict_json.loads(
+                        self.core.records.decrypt(value[len(_DONE) :].decode("ascii"))
+                    )
+                    return Session.from_json(raw.encode("utf-8")), str(return_to)
+                except (InvalidToken, ValueError, TypeError, UnicodeDecodeError, AttributeError):
                     pass
         raise TransactionError("this sign-in link was already used: start again")
 
@@ -260,6 +288,7 @@ class AuthRoutes:
             return await send_error(scope, send, exc, renderer=self._renderer)
         location = config.post_sign_out_redirect
         if session is not None:
+            await signed_out(config.on_sign_out, session, "sign_out")
             newest = await core.tokens.refresher.settled(session)
             if newest.refresh_token:
                 await core.tokens.revoke(newest.refresh_token)

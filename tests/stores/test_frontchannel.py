@@ -17,6 +17,7 @@ import pytest
 from logto_asgi import CookieStore, MemoryStore, SessionStore
 from logto_asgi._crypto import fingerprint
 from logto_asgi.frontchannel import MAX_PARAM_LENGTH
+from logto_asgi.hooks import SignOutEvent
 from support.app import APP_ORIGIN, Harness, make_harness
 from support.provider import OidcTestProvider
 from support.redis_server import redis_store
@@ -172,3 +173,24 @@ async def test_a_provider_outage_is_a_clean_503(harness: Harness, provider: Oidc
     assert response.status_code == 503
     assert "Traceback" not in response.text
     assert await is_signed_in(harness)
+
+
+async def test_on_sign_out_hears_of_front_channel_logouts(
+    provider: OidcTestProvider, store: CookieStore | SessionStore
+) -> None:
+    """With a server-side store the ended session is read first so the hook sees whose it
+    was; with cookies, when the frame brings the cookie."""
+    heard: list[SignOutEvent] = []
+    h = await make_harness(
+        provider,
+        store=store,
+        frontchannel_logout_path=PATH,
+        register={"backchannel_logout_uri": f"{APP_ORIGIN}/unused"},
+        on_sign_out=heard.append,
+    )
+    try:
+        user = await signed_in(h)
+        await frame(h, cookies=isinstance(store, CookieStore), iss=provider.issuer, sid=user["sid"])
+        assert [(e.reason, e.claims.sub) for e in heard] == [("frontchannel", user["sub"])]
+    finally:
+        await h.aclose()

@@ -198,6 +198,12 @@ class StoreBackend:
             await self.delete_by_id(session.id)
         return [self._jar.delete(self._name, secure=secure)] if self._name in cookies else []
 
+    async def load_by_id(self, session_id: str) -> Session | None:
+        """The session stored under ``session_id`` (for the server's own use: logouts)."""
+        raw = await self.ops.get(_entry_key(session_id))
+        session = self._decode(raw) if raw is not None else None
+        return session if session is not None and session.id == session_id else None
+
     async def delete_by_id(self, session_id: str) -> None:
         """End a session from the server (its cookie becomes worthless)."""
         await self.ops.delete(_entry_key(session_id))

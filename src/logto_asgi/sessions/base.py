@@ -110,6 +110,11 @@ class _SessionFields(NamedTuple):
     expires_at: int
     access_tokens: Mapping[str, CachedToken]
     id: str
+    #: The app's own data, set by ``on_sign_in`` (``LogtoContext.app_data``).
+    app_data: Mapping[str, Any]
+
+
+_NO_DATA: Mapping[str, Any] = MappingProxyType({})
 
 
 class Session(_SessionFields):
@@ -129,9 +134,10 @@ class Session(_SessionFields):
         expires_at: int,
         access_tokens: Mapping[str, CachedToken] = _NO_TOKENS,
         id: str | None = None,
+        app_data: Mapping[str, Any] = _NO_DATA,
     ) -> Session:
         fields = (id_token, claims, refresh_token, scope, created_at, updated_at, expires_at)
-        return tuple.__new__(cls, (*fields, access_tokens, id or _new_id()))
+        return tuple.__new__(cls, (*fields, access_tokens, id or _new_id(), app_data))
 
     def replace(self, **changes: Any) -> Session:
         """A new record with ``changes`` applied."""
@@ -170,6 +176,8 @@ class Session(_SessionFields):
         }
         if self.refresh_token:
             data["r"] = self.refresh_token
+        if self.app_data:
+            data["d"] = dict(self.app_data)
         return json.dumps(data, separators=(",", ":")).encode("utf-8")
 
     @classmethod
@@ -192,6 +200,7 @@ class Session(_SessionFields):
                 int(expires),
                 tokens,
                 str(data["n"]),
+                dict(data.get("d") or {}),
             )
             session = tuple.__new__(cls, fields)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -200,5 +209,7 @@ class Session(_SessionFields):
         if data.get("v") != 1 or not isinstance(session.claims.get("sub"), str):
             raise ValueError("malformed session")
         if refresh is not None and not isinstance(refresh, str):
+            raise ValueError("malformed session")
+        if not isinstance(data.get("d", {}), dict):
             raise ValueError("malformed session")
         return session
