@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 from .bearer import BearerAuthMiddleware
 from .config import LogtoConfig
-from .context import LogtoContext, current, current_auth, get_context
+from .context import LogtoContext, current, current_auth, get_context, get_user
 from .coordination import Coordination, HostCoordination, InProcessCoordination
 from .errors import (
     AccessDenied,
@@ -79,6 +79,7 @@ __all__ = [
     "current",
     "current_auth",
     "get_context",
+    "get_user",
     "requires_auth",
 ]
 

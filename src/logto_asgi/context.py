@@ -87,6 +87,13 @@ class LogtoContext:
             raise self._unavailable
         return self._user
 
+    def require_user(self) -> IdTokenClaims:
+        """``user``, typed as present: ``NotAuthenticated`` when signed out."""
+        user = self.user
+        if user is None:
+            raise NotAuthenticated("sign in first")
+        return user
+
     @property
     def id_token(self) -> str | None:
         """The raw ID token."""
@@ -282,3 +289,10 @@ def get_context(request_or_scope: Any) -> LogtoContext:
     if not isinstance(ctx, LogtoContext):
         raise LookupError("request.state.logto is not a LogtoContext")
     return ctx
+
+
+def get_user(request_or_scope: Any) -> IdTokenClaims:
+    """The signed-in user's ID token claims, typed (``request.state.user`` is ``Any`` to a
+    type checker); ``NotAuthenticated`` (a 401, or the sign-in redirect of a guard) when
+    the request is signed out."""
+    return get_context(request_or_scope).require_user()

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from logto_asgi import get_context
+from logto_asgi import get_context, get_user
 from logto_asgi.hooks import MAX_APP_DATA, SignInEvent, SignOutEvent
 from support.app import APP_ORIGIN, USERS, Harness, cookie_names, make_harness
 from support.provider import OidcTestProvider, provider_login
@@ -190,5 +190,21 @@ async def test_a_failing_sign_out_hook_does_not_stop_the_sign_out(
             await h.sign_out()
         assert (await h.client.get(f"{APP_ORIGIN}/data")).json()["signed_in"] is False
         assert "audit log is down" in caplog.text
+    finally:
+        await h.aclose()
+
+
+async def typed(request: Request) -> Response:
+    user = get_user(request)  # IdTokenClaims, not Any
+    return JSONResponse({"sub": user.sub, "email": user.email})
+
+
+async def test_get_user_is_typed_access_and_401_when_signed_out(provider: OidcTestProvider) -> None:
+    h = await make_harness(provider, app=Starlette(routes=[Route("/typed", typed)]))
+    try:
+        anonymous = await h.client.get(f"{APP_ORIGIN}/typed", headers={"accept": "application/json"})
+        assert anonymous.status_code == 401 and anonymous.json()["error"] == "not_authenticated"
+        await h.sign_in("alice")
+        assert (await h.client.get(f"{APP_ORIGIN}/typed")).json()["email"] == "alice@example.com"
     finally:
         await h.aclose()

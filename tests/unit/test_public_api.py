@@ -51,6 +51,7 @@ PUBLIC = [
     "current",
     "current_auth",
     "get_context",
+    "get_user",
     "requires_auth",
 ]
 
