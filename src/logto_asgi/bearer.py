@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Scope
 from .boundary import BearerTokenRejected, ErrorRenderer, install_framework_handler, render_error
 from .config import _check_url
 from .engine import Engine, claim_identity, rank
+from .error_hook import ErrorHook
 from .errors import AccessDenied, ConfigurationError, LogtoError, NotAuthenticated, TokenValidationError
 from .introspection import Introspector, TokenIntrospection, check_introspected, looks_like_jwt
 from .models import AccessTokenClaims
@@ -267,6 +268,7 @@ class BearerAuthMiddleware(Engine):
         error_renderer: ErrorRenderer = render_error,
         accept_jwt_typ: bool = False,
         introspection: TokenIntrospection | None = None,
+        on_error: ErrorHook | None = None,
     ) -> None:
         audiences = (audience,) if isinstance(audience, str) else tuple(audience or ())
         for aud in audiences:
@@ -313,6 +315,7 @@ class BearerAuthMiddleware(Engine):
             on_startup=self._warm_up,
             on_shutdown=self.aclose,
             renderer=error_renderer,
+            on_error=on_error,
         )
         # Quart is wrapped as `app.asgi_app = BearerAuthMiddleware(app.asgi_app, ...)`: a bound method.
         install_framework_handler(getattr(app, "__self__", app), error_renderer)

@@ -19,6 +19,7 @@ from .sessions.cookie import CookieStore
 if TYPE_CHECKING:
     import httpx
 
+    from .error_hook import ErrorHook
     from .hooks import SignInHook, SignOutHook
 
 __all__ = ["LogtoConfig"]
@@ -119,6 +120,7 @@ class LogtoConfig:
     silent_sign_in: bool = False
     on_sign_in: SignInHook | None = field(default=None, repr=False, compare=False)
     on_sign_out: SignOutHook | None = field(default=None, repr=False, compare=False)
+    on_error: ErrorHook | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._check_client()
@@ -243,7 +245,7 @@ class LogtoConfig:
             raise ConfigurationError("clock_skew", "must be between 0 and 600 seconds")
         if not 1 <= self.max_pending_sign_ins <= 20:
             raise ConfigurationError("max_pending_sign_ins", "must be between 1 and 20")
-        for name in ("on_sign_in", "on_sign_out"):
+        for name in ("on_sign_in", "on_sign_out", "on_error"):
             if getattr(self, name) is not None and not callable(getattr(self, name)):
                 raise ConfigurationError(name, "must be a function taking the event (or None)")
 

@@ -23,8 +23,9 @@ from typing import Any, Protocol, cast
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._http import add_headers, run_lifespan
-from .boundary import ErrorRenderer, refuse, render_error, send_error
+from .boundary import ErrorRenderer, refuse, render_error
 from .cache_headers import private_no_store, sets_cookie
+from .error_hook import ErrorHook, ErrorResponder
 from .errors import LogtoError
 
 Headers = list[tuple[bytes, bytes]]
@@ -146,6 +147,7 @@ class Engine:
         on_startup: Callable[[], Awaitable[None]],
         on_shutdown: Callable[[], Awaitable[None]],
         renderer: ErrorRenderer = render_error,
+        on_error: ErrorHook | None = None,
     ) -> None:
         self.app = app
         self._routes = dict(routes)
@@ -154,6 +156,7 @@ class Engine:
         self._on_startup = on_startup
         self._on_shutdown = on_shutdown
         self._renderer = renderer
+        self._errors = ErrorResponder(on_error, renderer)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -169,7 +172,10 @@ class Engine:
             # (no cast() call on the hot path: mypy cannot narrow by ``type(...) is``)
             write_back: WriteBack | None = await found if type(found) is CoroutineType else found  # type: ignore[assignment]
         except LogtoError as exc:
-            await refuse(scope, send, exc, self._renderer)
+            if kind == "http":
+                await self._errors.respond(scope, receive, send, exc)
+            else:
+                await refuse(scope, send, exc, self._renderer)
             return
         token = current_scope.set(scope)
         try:
@@ -207,7 +213,7 @@ class Engine:
         except LogtoError as exc:
             if started:
                 raise
-            await send_error(scope, send, exc, renderer=self._renderer)
+            await self._errors.respond(scope, receive, send, exc)
 
     async def _serve_http(
         self, scope: Scope, receive: Receive, send: Send, write_back: WriteBack | None
@@ -231,7 +237,7 @@ class Engine:
         except LogtoError as exc:
             if started:
                 raise
-            await send_error(scope, send_wrapper, exc, renderer=self._renderer)
+            await self._errors.respond(scope, receive, send_wrapper, exc)
 
     async def _authenticate_all(self, scope: Scope) -> WriteBack | None:
         found = [await _authenticate(authenticator, scope) for authenticator in self._authenticators]

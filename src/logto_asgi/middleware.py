@@ -62,6 +62,7 @@ class LogtoMiddleware(Engine):
             on_startup=self._startup_check,
             on_shutdown=self.core.aclose,
             renderer=error_renderer,
+            on_error=config.on_error,
         )
         # Quart is wrapped as `app.asgi_app = LogtoMiddleware(app.asgi_app, ...)`: a bound method.
         install_framework_handler(getattr(app, "__self__", app), error_renderer)

@@ -15,8 +15,9 @@ from . import callback_checks, flows
 from ._crypto import InvalidToken, fingerprint
 from ._http import origin, query_params, redirect, request_cookies, send_response
 from .backchannel import backchannel_logout, index_session
-from .boundary import ErrorRenderer, render_error, send_error
+from .boundary import ErrorRenderer, render_error
 from .core import LogtoCore
+from .error_hook import ErrorResponder
 from .errors import LogtoError, TransactionError
 from .frontchannel import frontchannel_logout
 from .hooks import SignInEvent, checked_sign_in, run_hook, signed_out
@@ -59,7 +60,7 @@ class AuthRoutes:
 
     def __init__(self, core: LogtoCore, *, renderer: ErrorRenderer = render_error) -> None:
         self.core = core
-        self._renderer = renderer
+        self._errors = ErrorResponder(core.config.on_error, renderer)
         config = core.config
         self._transactions = TransactionCookies(
             config.cookie_name,
@@ -104,7 +105,7 @@ class AuthRoutes:
             # During an outage the backoff has logged the failure once already.
             level = logging.INFO if exc.retry_after is not None else logging.WARNING
             logger.log(level, "sign-in failed: %s", exc.description)
-            return await send_error(scope, send, exc, renderer=self._renderer)
+            return await self._errors.respond(scope, receive, send, exc)
         now = int(core.clock())
         tx = Transaction(
             state=flows.new_secret(),
@@ -155,9 +156,7 @@ class AuthRoutes:
         except LogtoError as exc:
             logger.warning("sign-in callback failed: %s: %s", exc.error, exc.description)
             retry = (config.sign_in_path, "Sign in again")
-            return await send_error(
-                scope, send, exc, headers=taken.clear, link=retry, renderer=self._renderer
-            )
+            return await self._errors.respond(scope, receive, send, exc, headers=taken.clear, link=retry)
         logger.info("signed in sub=%s", session.claims.get("sub"))
         await redirect(send, return_to, headers=[*taken.clear, *headers])
 
@@ -285,7 +284,7 @@ class AuthRoutes:
                 await core.tokens.mark_ended(session.id)
             headers = await core.backend.delete(session, cookies, secure=secure)
         except LogtoError as exc:
-            return await send_error(scope, send, exc, renderer=self._renderer)
+            return await self._errors.respond(scope, receive, send, exc)
         location = config.post_sign_out_redirect
         if session is not None:
             await signed_out(config.on_sign_out, session, "sign_out")

@@ -1,0 +1,75 @@
+"""``on_error(request, error)``: the app renders a ``LogtoError`` its own way.
+
+``LogtoConfig(on_error=fn)`` (or ``BearerAuthMiddleware(on_error=fn)``) is asked first
+wherever the middleware answers an error for an HTTP request: its auth routes, a guard, an
+error a handler let escape. It gets a Starlette ``Request`` and the error, and returns a
+Starlette ``Response`` to send, or ``None`` for the built-in page. It may be sync or async.
+An exception in it, or something that is not a ``Response``, is logged and answered with
+the built-in 500 page (``HookFailed``). Headers the middleware must send whatever the page
+(a transaction or session cookie being cleared) are added to the hook's response.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from .boundary import ErrorRenderer, send_error
+from .errors import LogtoError
+from .hooks import HookFailed
+
+__all__ = ["ErrorHook", "ErrorResponder"]
+
+logger = logging.getLogger("logto_asgi")
+
+ErrorHook = Callable[[Request, LogtoError], "Response | Awaitable[Response | None] | None"]
+
+
+class ErrorResponder:
+    """Answers an error: the app's ``on_error`` first, else ``renderer``'s page."""
+
+    __slots__ = ("hook", "renderer")
+
+    def __init__(self, hook: ErrorHook | None, renderer: ErrorRenderer) -> None:
+        self.hook = hook
+        self.renderer = renderer
+
+    async def respond(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        exc: LogtoError,
+        *,
+        headers: Iterable[tuple[bytes, bytes]] = (),
+        link: tuple[str, str] | None = None,
+    ) -> None:
+        if self.hook is not None and scope["type"] == "http":
+            response, exc = await self._ask(scope, receive, exc)
+            if response is not None:
+                response.raw_headers.extend(headers)
+                await response(scope, receive, send)
+                return
+        await send_error(scope, send, exc, headers=headers, link=link, renderer=self.renderer)
+
+    async def _ask(
+        self, scope: Scope, receive: Receive, exc: LogtoError
+    ) -> tuple[Response | None, LogtoError]:
+        """The hook's response (or ``None``), and the error to render without one."""
+        assert self.hook is not None
+        try:
+            result = self.hook(Request(scope, receive), exc)
+            if inspect.isawaitable(result):
+                result = await result
+        except Exception as failure:
+            logger.exception("the on_error hook raised %s", type(failure).__name__)
+            return None, HookFailed("the application's on_error hook failed")
+        if result is None or isinstance(result, Response):
+            return result, exc
+        logger.error("the on_error hook returned %s, not a Response or None", type(result).__name__)
+        return None, HookFailed("the application's on_error hook failed")
