@@ -65,6 +65,9 @@ TARGETS: list[tuple[str, tuple[str, ...] | None]] = [
     ("cache_headers.py", None),
     ("sessions/cookie.py", None),
     ("config.py", ("LogtoConfig._check_cookie_prefix", "LogtoConfig._check_paths", "_secure_origin")),
+    ("guard_rules.py", None),
+    ("hooks.py", None),
+    ("sign_in_options.py", None),
     ("discovery.py", ("accepted_issuers", "ProviderMetadata.check_issuer")),
     ("introspection.py", None),
     ("signed_userinfo.py", None),
@@ -86,6 +89,9 @@ MODULE_TESTS: dict[str, tuple[str, ...]] = {
     "bearer.py": (*DEFAULT_TESTS, "tests/guards"),
     "callback_checks.py": (*DEFAULT_TESTS, "tests/flows/test_callback_query.py"),
     "frontchannel.py": ("tests/stores/test_frontchannel.py",),
+    "guard_rules.py": (*DEFAULT_TESTS, "tests/guards"),
+    "hooks.py": ("tests/flows/test_hooks.py",),
+    "sign_in_options.py": ("tests/unit/test_sign_in_options.py", "tests/flows/test_sign_in_requests.py"),
     "introspection.py": (*DEFAULT_TESTS, "tests/generic/test_dot_flows.py"),
 }
 ALLOWLIST_NAME = re.compile(r"^_?ALLOWED_|_ALGORITHMS$")

@@ -72,13 +72,23 @@ class BearerContext:
     a guard must name the organization to use them, and ``request.auth`` lists none.
     """
 
-    __slots__ = ("_claims", "_token", "user_info")
+    __slots__ = ("_claims", "_clock", "_token", "user_info")
 
-    def __init__(self, claims: AccessTokenClaims | None = None, token: str | None = None) -> None:
+    def __init__(
+        self,
+        claims: AccessTokenClaims | None = None,
+        token: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._claims = claims
+        self._clock = clock
         self._token = token
         #: Always ``None``: a resource access token cannot read the userinfo endpoint.
         self.user_info: None = None
+
+    def now(self) -> float:
+        """The middleware's clock (``BearerAuthMiddleware(clock=...)``)."""
+        return self._clock()
 
     @property
     def is_authenticated(self) -> bool:
@@ -193,7 +203,7 @@ class BearerAuthenticator:
                 scope, self._fallback_rank, BearerContext(), _ANONYMOUS_USER, AuthCredentials(), None
             )
             return
-        ctx = BearerContext(claims, token)
+        ctx = BearerContext(claims, token, self.clock)
         auth = AuthCredentials(sorted({"authenticated", *ctx.scopes}))
         claim_identity(scope, self._rank, ctx, BearerUser(claims), auth, claims)
 

@@ -87,6 +87,10 @@ class LogtoContext:
             raise self._unavailable
         return self._user
 
+    def now(self) -> float:
+        """The middleware's clock (``LogtoMiddleware(clock=...)``), e.g. to judge ``auth_time``."""
+        return self._core.now()
+
     def require_user(self) -> IdTokenClaims:
         """``user``, typed as present: ``NotAuthenticated`` when signed out."""
         user = self.user

@@ -146,6 +146,21 @@ class SessionExpired(NotAuthenticated):
     error = "session_expired"
 
 
+class StepUpRequired(NotAuthenticated):
+    """Signed in, but longer ago than the route's ``max_age`` allows: sign in again.
+
+    Answered ``401`` with RFC 9470's challenge, ``WWW-Authenticate: Bearer
+    error="insufficient_user_authentication", max_age="<seconds>"``; a browser session is
+    sent (``redirect=True``) or linked to a sign-in with ``prompt=login`` and ``max_age``.
+    """
+
+    error = "insufficient_user_authentication"
+
+    def __init__(self, description: str, *, max_age: int) -> None:
+        super().__init__(description)
+        self.max_age = max_age
+
+
 class AccessDenied(LogtoError):
     """Signed in, but the provider refuses this token (e.g. not a member of the
     organization)."""

@@ -40,7 +40,7 @@ from starlette.requests import HTTPConnection
 
 from .config import LogtoConfig
 from .errors import NotAuthenticated
-from .guards import Rule, auth_context
+from .guards import ClaimsCheck, Rule, auth_context
 from .models import AccessTokenClaims, IdTokenClaims
 
 __all__ = [
@@ -123,17 +123,37 @@ def require(
     scopes: Sequence[str] | str = (),
     resource: str | None = None,
     organization_id: str | None = None,
+    *,
+    roles: Sequence[str] | str = (),
+    any_role: Sequence[str] | str = (),
+    organization_roles: Sequence[str] | str = (),
+    claims: ClaimsCheck | None = None,
+    max_age: int | None = None,
 ) -> Callable[..., Awaitable[IdTokenClaims | AccessTokenClaims]]:
     """A dependency enforcing what ``requires_auth`` enforces, for ``Depends``.
 
     Its scopes are FastAPI security scopes of the ``openIdConnect`` scheme, so they show
-    per route in OpenAPI. Use it in ``dependencies=[Depends(require(...))]``, or as a
+    per route in OpenAPI (roles, organization roles, ``claims`` and ``max_age`` are not
+    OAuth scopes and do not). Use it in ``dependencies=[Depends(require(...))]``, or as a
     parameter to receive the claims of whoever calls (``IdTokenClaims`` for a session,
     ``AccessTokenClaims`` for a bearer token)::
 
-        Admin = Annotated[AccessTokenClaims | IdTokenClaims, Depends(require(scopes=["admin"]))]
+        Admin = Annotated[AccessTokenClaims | IdTokenClaims, Depends(require(roles=["admin"]))]
+
+    A dependency cannot redirect: a sign-in older than ``max_age`` is a 401
+    ``insufficient_user_authentication`` (send browsers to ``sign_in_url(max_age=...,
+    prompt="login")`` yourself, or guard page routes with ``requires_auth(redirect=True)``).
     """
-    rule = Rule.build(scopes, resource, organization_id)
+    rule = Rule.build(
+        scopes,
+        resource,
+        organization_id,
+        roles=roles,
+        any_role=any_role,
+        organization_roles=organization_roles,
+        claims=claims,
+        max_age=max_age,
+    )
 
     async def dependency(
         request: HTTPConnection, _: None = Security(scheme, scopes=list(rule.scopes))

@@ -1,10 +1,10 @@
 """Route guards: ``requires_auth`` for endpoint functions, ``RequireAuth`` for whole ASGI
-sub-applications.
+sub-applications. What a guard requires, and how it checks it, is ``guard_rules.Rule``.
 
 One rule set for browser sessions (``LogtoMiddleware``) and API calls with bearer tokens
 (``BearerAuthMiddleware``): both put a context in ``request.state.logto`` that answers
-the two questions a guard asks — is anyone signed in, and which scopes may this request
-use (see ``AuthContext``).
+the questions a guard asks — is anyone signed in, which scopes may this request use, and
+what do its claims say (see ``AuthContext``).
 
 What a refused request gets, in every form (decorator, ASGI wrapper, FastAPI dependency):
 
@@ -12,6 +12,12 @@ What a refused request gets, in every form (decorator, ASGI wrapper, FastAPI dep
   ``303`` to the sign-in path with ``return_to`` set to the original path and query;
 - a missing scope: ``403`` with ``WWW-Authenticate: Bearer error="insufficient_scope",
   scope="…"`` naming every scope the route requires;
+- a missing role or organization role, or a ``claims`` check that said no: ``403
+  access_denied`` whose description names the requirement (never the user's claims);
+- a sign-in older than ``max_age``: ``401 insufficient_user_authentication`` with RFC
+  9470's ``WWW-Authenticate: Bearer error="insufficient_user_authentication",
+  max_age="…"``; with ``redirect=True`` a browser session gets a ``303`` to sign in again
+  (``prompt=login`` and ``max_age``) and come back;
 - any other ``LogtoError`` raised while checking becomes its own response (session
   expired after a refused refresh: 401, not a member of the organization: 403, provider
   unreachable: 503);
@@ -34,12 +40,9 @@ from __future__ import annotations
 
 import functools
 import inspect
-import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar, cast, runtime_checkable
-from urllib.parse import quote
+from typing import Any, TypeVar, cast
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
@@ -47,65 +50,27 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from ._http import NO_STORE
-from .boundary import close_code, render_error, str_headers
-from .errors import ConfigurationError, InsufficientScope, LogtoError, NotAuthenticated
+from .boundary import close_code, str_headers
+from .errors import LogtoError
+from .guard_rules import AuthContext, ClaimsCheck, Rule, StepUpRequired, original_target
 
-__all__ = ["AuthContext", "RequireAuth", "auth_context", "requires_auth"]
+__all__ = [
+    "AuthContext",
+    "ClaimsCheck",
+    "RequireAuth",
+    "Rule",
+    "StepUpRequired",
+    "auth_context",
+    "original_target",
+    "requires_auth",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
-Headers = list[tuple[bytes, bytes]]
 
-_PATH_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # The keyword under which FastAPI hands the wrapper the connection when the endpoint
 # itself takes none (FastAPI injects any parameter annotated ``HTTPConnection``).
 _INJECTED = "logto_guard_connection"
 _CONNECTION_TYPES = ("Request", "WebSocket", "HTTPConnection")
-
-
-@runtime_checkable
-class AuthContext(Protocol):
-    """What a guard needs from ``request.state.logto``.
-
-    ``LogtoContext`` (a browser session) and ``BearerContext`` (an API call with a
-    bearer token) both provide it.
-    """
-
-    @property
-    def is_authenticated(self) -> bool:
-        """Whether the request carries a live session or a valid token."""
-        ...
-
-    @property
-    def user(self) -> Mapping[str, Any] | None:
-        """The claims of whoever is signed in (ID token or access token claims)."""
-        ...
-
-    async def granted_scopes(
-        self, resource: str | None = None, organization_id: str | None = None
-    ) -> frozenset[str]:
-        """The scopes the request may use for ``resource`` and/or the organization, else
-        its general scopes. Raises a ``LogtoError`` when it cannot tell (signed out,
-        provider down, token not meant for that resource or organization)."""
-        ...
-
-
-@runtime_checkable
-class SignInContext(Protocol):
-    """A context that can send a signed-out browser to sign in (a session's)."""
-
-    def sign_in_url(self, return_to: str | None = None, interaction_mode: str | None = None) -> str:
-        """The sign-in route with ``return_to``."""
-        ...
-
-
-@runtime_checkable
-class UserInfoContext(Protocol):
-    """A context that can read the userinfo endpoint (a session's; a resource token can't)."""
-
-    async def fetch_user_info(self) -> Any:
-        """Fetch (and keep) the user's userinfo claims."""
-        ...
 
 
 def auth_context(scope: Scope) -> AuthContext:
@@ -118,96 +83,6 @@ def auth_context(scope: Scope) -> AuthContext:
             "BearerAuthMiddleware in front of them"
         )
     return ctx
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """One guard's requirements, checked the same way by every form of guard."""
-
-    scopes: tuple[str, ...]
-    resource: str | None
-    organization_id: str | None
-    redirect: bool
-    fetch_user_info: bool
-
-    @classmethod
-    def build(
-        cls,
-        scopes: Sequence[str] | str = (),
-        resource: str | None = None,
-        organization_id: str | None = None,
-        redirect: bool = False,
-        fetch_user_info: bool = False,
-    ) -> Rule:
-        """Validate the options once, at decoration time, naming the one to fix."""
-        wanted = (scopes,) if isinstance(scopes, str) else tuple(scopes)
-        for scope in wanted:
-            if not isinstance(scope, str) or not scope or " " in scope:
-                raise ConfigurationError("scopes", f"each scope must be one non-empty word, got {scope!r}")
-        if resource is not None and (not isinstance(resource, str) or not resource or " " in resource):
-            raise ConfigurationError("resource", f"must be a resource indicator, got {resource!r}")
-        if organization_id is not None:
-            if not isinstance(organization_id, str) or not organization_id:
-                raise ConfigurationError("organization_id", "must be an organization id or '{path_param}'")
-            if ("{" in organization_id or "}" in organization_id) and not _PATH_PARAM.fullmatch(
-                organization_id
-            ):
-                raise ConfigurationError(
-                    "organization_id", f"name a path parameter as '{{name}}', got {organization_id!r}"
-                )
-        unique = tuple(dict.fromkeys(str(scope) for scope in wanted))  # UserInfoScope → its value
-        return cls(unique, resource, organization_id, bool(redirect), bool(fetch_user_info))
-
-    def organization(self, path_params: Mapping[str, Any]) -> str | None:
-        """The organization to check: the literal id, or the named path parameter."""
-        if self.organization_id is None:
-            return None
-        match = _PATH_PARAM.fullmatch(self.organization_id)
-        if match is None:
-            return self.organization_id
-        value = path_params.get(match.group(1))
-        if value is None or value == "":
-            raise ConfigurationError(
-                "organization_id", f"this route has no path parameter {match.group(1)!r}"
-            )
-        return str(value)
-
-    async def check(self, ctx: AuthContext, path_params: Mapping[str, Any]) -> None:
-        """Pass, or raise the ``LogtoError`` that says why not."""
-        if not ctx.is_authenticated:
-            raise NotAuthenticated("sign in, or send an access token, to use this route")
-        organization = self.organization(path_params)
-        if self.scopes or self.resource is not None or organization is not None:
-            granted = await ctx.granted_scopes(self.resource, organization)
-            missing = [scope for scope in self.scopes if scope not in granted]
-            if missing:
-                raise InsufficientScope(
-                    f"this route needs the scope(s) {', '.join(missing)}", scopes=self.scopes
-                )
-        if self.fetch_user_info and isinstance(ctx, UserInfoContext):
-            # A bearer token is a resource token: the userinfo endpoint does not take it.
-            await ctx.fetch_user_info()
-
-    def refusal(self, scope: Scope, ctx: AuthContext, exc: LogtoError) -> tuple[int, Headers, bytes]:
-        """Status, headers and body answering a refused HTTP request."""
-        sign_in = None
-        if isinstance(exc, NotAuthenticated) and isinstance(ctx, SignInContext):
-            sign_in = ctx.sign_in_url(return_to=original_target(scope))
-        if sign_in is not None and self.redirect:
-            return 303, [*NO_STORE, (b"location", sign_in.encode("latin-1"))], b""
-        rendered = render_error(scope, exc, (sign_in, "Sign in") if sign_in else None)
-        return rendered.status, [*NO_STORE, *rendered.headers], rendered.body
-
-
-def original_target(scope: Scope) -> str:
-    """The path and query of the request, as sent (for ``return_to``)."""
-    raw = scope.get("raw_path")
-    if isinstance(raw, bytes) and raw.startswith(b"/"):
-        path = raw.split(b"?", 1)[0].decode("latin-1")
-    else:
-        path = quote(scope.get("path") or "/")
-    query = scope.get("query_string") or b""
-    return f"{path}?{query.decode('latin-1')}" if query else path
 
 
 # The decorator ----------------------------------------------------------------------
@@ -223,6 +98,12 @@ def requires_auth(
     organization_id: str | None = None,
     redirect: bool = False,
     fetch_user_info: bool = False,
+    *,
+    roles: Sequence[str] | str = (),
+    any_role: Sequence[str] | str = (),
+    organization_roles: Sequence[str] | str = (),
+    claims: ClaimsCheck | None = None,
+    max_age: int | None = None,
 ) -> Callable[[F], F]:
     """Guard an endpoint function (Starlette, FastAPI or Quart).
 
@@ -231,6 +112,15 @@ def requires_auth(
     or ``"{org_id}"`` to take the path parameter ``org_id``), else by the scopes granted
     at sign-in (for a bearer token: its ``scope`` claim). With both ``resource`` and
     ``organization_id`` the resource token is requested for that organization.
+
+    The caller's claims (the ID token's for a session, the access token's for a bearer
+    token) must hold every role of ``roles`` and one of ``any_role`` in ``roles``, and
+    ``"<organization>:<role>"`` in ``organization_roles`` for each of
+    ``organization_roles`` (which needs ``organization_id``; they alone fetch no
+    organization token); ``claims(user_claims)`` — sync or async — must return ``True``.
+    Else ``403 access_denied``. ``max_age`` asks for a sign-in at most that many seconds
+    old (``auth_time``; missing counts as too old): else ``StepUpRequired`` (401), and
+    with ``redirect=True`` a browser goes to sign in again (``prompt=login``).
     ``redirect=True`` sends signed-out browsers to sign in and back;
     ``fetch_user_info=True`` calls ``fetch_user_info()`` first, so the handler finds the
     result in ``request.state.logto.user_info`` (the guide's ``g.user``).
@@ -253,7 +143,18 @@ def requires_auth(
     """
     if callable(scopes):
         raise TypeError("requires_auth takes options: write @requires_auth() with parentheses")
-    rule = Rule.build(scopes, resource, organization_id, redirect, fetch_user_info)
+    rule = Rule.build(
+        scopes,
+        resource,
+        organization_id,
+        redirect,
+        fetch_user_info,
+        roles=roles,
+        any_role=any_role,
+        organization_roles=organization_roles,
+        claims=claims,
+        max_age=max_age,
+    )
 
     def decorate(func: F) -> F:
         is_async = inspect.iscoroutinefunction(func)
@@ -358,7 +259,7 @@ def _with_connection(func: Callable[..., Any]) -> inspect.Signature:
 class RequireAuth:
     """Guard a whole ASGI application, websockets included.
 
-    ``Mount("/admin", app=RequireAuth(admin, scopes=["admin"]))``. The options mean what
+    ``Mount("/admin", app=RequireAuth(admin, roles=["admin"]))``. The options mean what
     they mean for ``requires_auth``; ``organization_id="{org_id}"`` reads the path
     parameters of the enclosing mount (``Mount("/orgs/{org_id}", …)``). A refused
     websocket is closed before it is accepted (1008). Lifespan and other scope types
@@ -374,9 +275,25 @@ class RequireAuth:
         organization_id: str | None = None,
         redirect: bool = False,
         fetch_user_info: bool = False,
+        roles: Sequence[str] | str = (),
+        any_role: Sequence[str] | str = (),
+        organization_roles: Sequence[str] | str = (),
+        claims: ClaimsCheck | None = None,
+        max_age: int | None = None,
     ) -> None:
         self.app = app
-        self.rule = Rule.build(scopes, resource, organization_id, redirect, fetch_user_info)
+        self.rule = Rule.build(
+            scopes,
+            resource,
+            organization_id,
+            redirect,
+            fetch_user_info,
+            roles=roles,
+            any_role=any_role,
+            organization_roles=organization_roles,
+            claims=claims,
+            max_age=max_age,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):

@@ -41,6 +41,7 @@ PUBLIC = [
     "SignInEvent",
     "SignInRefused",
     "SignOutEvent",
+    "StepUpRequired",
     "StoreUnavailable",
     "TokenIntrospection",
     "TokenValidationError",
