@@ -54,7 +54,7 @@ async def test_sign_in_url_builds_step_up_links(harness: Harness) -> None:
     assert query["prompt"] == ["consent login"] and query["max_age"] == ["0"]
     for bad in ({"prompt": "none login"}, {"max_age": -1}, {"ui_locales": "<x>"}, {"prompt": "sometimes"}):
         with pytest.raises(ValueError, match="invalid value"):
-            ctx.sign_in_url(**bad)  # type: ignore[arg-type]
+            ctx.sign_in_url(**bad)
 
 
 @pytest.fixture
