@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .bearer import BearerAuthMiddleware
+from .boundary import renderer_for
 from .config import LogtoConfig
 from .context import LogtoContext, current, current_auth, get_context, get_user
 from .coordination import Coordination, HostCoordination, InProcessCoordination
@@ -27,6 +28,7 @@ from .errors import (
 from .guards import RequireAuth, requires_auth
 from .hooks import HookFailed, SignInEvent, SignInRefused, SignOutEvent
 from .introspection import TokenIntrospection
+from .messages import DEFAULT_MESSAGES, Messages, PageText
 from .middleware import LogtoMiddleware, LogtoUser
 from .models import AccessTokenClaims, IdTokenClaims, ReservedResource, UserInfo, UserInfoScope
 from .sessions import CookieStore, MemoryStore, SessionStore
@@ -44,6 +46,7 @@ __all__ = [
     "ConfigurationError",
     "CookieStore",
     "Coordination",
+    "DEFAULT_MESSAGES",
     "HookFailed",
     "HostCoordination",
     "IdTokenClaims",
@@ -56,7 +59,9 @@ __all__ = [
     "LogtoMiddleware",
     "LogtoUser",
     "MemoryStore",
+    "Messages",
     "NotAuthenticated",
+    "PageText",
     "PostgresStore",
     "ProviderError",
     "ProviderTimeout",
@@ -82,6 +87,7 @@ __all__ = [
     "current_auth",
     "get_context",
     "get_user",
+    "renderer_for",
     "requires_auth",
 ]
 

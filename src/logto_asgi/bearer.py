@@ -30,12 +30,19 @@ import httpx
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.types import ASGIApp, Scope
 
-from .boundary import BearerTokenRejected, ErrorRenderer, install_framework_handler, render_error
+from .boundary import (
+    BearerTokenRejected,
+    ErrorRenderer,
+    install_framework_handler,
+    render_error,
+    renderer_for,
+)
 from .config import _check_url
 from .engine import Engine, claim_identity, rank
 from .error_hook import ErrorHook
 from .errors import AccessDenied, ConfigurationError, LogtoError, NotAuthenticated, TokenValidationError
 from .introspection import Introspector, TokenIntrospection, check_introspected, looks_like_jwt
+from .messages import DEFAULT_MESSAGES, Messages
 from .models import AccessTokenClaims
 from .provider import ProviderClient, ProviderSettings
 from .tokens import (
@@ -279,7 +286,10 @@ class BearerAuthMiddleware(Engine):
         accept_jwt_typ: bool = False,
         introspection: TokenIntrospection | None = None,
         on_error: ErrorHook | None = None,
+        messages: Messages = DEFAULT_MESSAGES,
     ) -> None:
+        if error_renderer is render_error:
+            error_renderer = renderer_for(messages)
         audiences = (audience,) if isinstance(audience, str) else tuple(audience or ())
         for aud in audiences:
             if not isinstance(aud, str) or not aud or " " in aud:

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from .coordination import Coordination
 from .discovery import accepted_issuers, discovery_url, logto_issuer
 from .errors import ConfigurationError
+from .messages import DEFAULT_MESSAGES, Messages
 from .models import ReservedResource, UserInfoScope
 from .redirects import same_origin_target
 from .sessions.base import SessionStore
@@ -121,6 +122,7 @@ class LogtoConfig:
     on_sign_in: SignInHook | None = field(default=None, repr=False, compare=False)
     on_sign_out: SignOutHook | None = field(default=None, repr=False, compare=False)
     on_error: ErrorHook | None = field(default=None, repr=False, compare=False)
+    messages: Messages = field(default=DEFAULT_MESSAGES, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._check_client()
@@ -245,6 +247,11 @@ class LogtoConfig:
             raise ConfigurationError("clock_skew", "must be between 0 and 600 seconds")
         if not 1 <= self.max_pending_sign_ins <= 20:
             raise ConfigurationError("max_pending_sign_ins", "must be between 1 and 20")
+        self._check_hooks()
+
+    def _check_hooks(self) -> None:
+        if not isinstance(self.messages, Messages):
+            raise ConfigurationError("messages", "must be a logto_asgi.Messages (see docs/errors.md)")
         for name in ("on_sign_in", "on_sign_out", "on_error"):
             if getattr(self, name) is not None and not callable(getattr(self, name)):
                 raise ConfigurationError(name, "must be a function taking the event (or None)")

@@ -23,7 +23,7 @@ from typing import Any, Protocol, cast
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._http import add_headers, run_lifespan
-from .boundary import ErrorRenderer, refuse, render_error
+from .boundary import ERRORS_KEY, ErrorRenderer, refuse, render_error
 from .cache_headers import private_no_store, sets_cookie
 from .error_hook import ErrorHook, ErrorResponder
 from .errors import LogtoError
@@ -160,6 +160,8 @@ class Engine:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
+        # Guards and framework handlers answer errors the way this engine would.
+        scope.setdefault(ERRORS_KEY, self._errors)
         if kind != "websocket" and (kind != "http" or scope["path"] in self._routes):
             await self._dispatch(scope, receive, send)
             return

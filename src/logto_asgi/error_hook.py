@@ -17,15 +17,20 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
-from .boundary import ErrorRenderer, send_error
+from .boundary import ErrorRenderer, RenderedError, send_error
 from .errors import LogtoError
 from .hooks import HookFailed
 
 __all__ = ["ErrorHook", "ErrorResponder"]
 
 logger = logging.getLogger("logto_asgi")
+
+
+async def _NO_BODY() -> Message:
+    return {"type": "http.disconnect"}
+
 
 ErrorHook = Callable[[Request, LogtoError], "Response | Awaitable[Response | None] | None"]
 
@@ -56,6 +61,20 @@ class ErrorResponder:
                 await response(scope, receive, send)
                 return
         await send_error(scope, send, exc, headers=headers, link=link, renderer=self.renderer)
+
+    async def rendered(self, scope: Scope, exc: LogtoError, link: tuple[str, str] | None) -> RenderedError:
+        """The answer as status, headers and body, for responses a framework sends (a
+        guard's refusal, an exception handler's): the hook's, if it returns a plain
+        ``Response``, else the renderer's."""
+        if self.hook is not None and scope.get("type") == "http":
+            response, exc = await self._ask(scope, _NO_BODY, exc)
+            body = getattr(response, "body", None)
+            if response is not None and isinstance(body, (bytes, memoryview)):
+                return RenderedError(response.status_code, list(response.raw_headers), bytes(body))
+            if response is not None:
+                logger.error("on_error returned a %s; a guard can send only a plain Response", type(response))
+                exc = HookFailed("the application's on_error hook failed")
+        return self.renderer(scope, exc, link)
 
     async def _ask(
         self, scope: Scope, receive: Receive, exc: LogtoError

@@ -32,7 +32,7 @@ from typing import Any, Protocol, runtime_checkable
 from starlette.types import Scope
 
 from ._http import NO_STORE
-from .boundary import renderer_of
+from .boundary import rendered_for
 from .errors import (
     AccessDenied,
     ConfigurationError,
@@ -299,12 +299,13 @@ class Rule:
                 max_age=self.max_age,
             )
 
-    def refusal(self, scope: Scope, ctx: AuthContext, exc: LogtoError) -> tuple[int, Headers, bytes]:
-        """Status, headers and body answering a refused HTTP request."""
+    async def refusal(self, scope: Scope, ctx: AuthContext, exc: LogtoError) -> tuple[int, Headers, bytes]:
+        """Status, headers and body answering a refused HTTP request (the app's
+        ``on_error`` first, like every error the middleware answers)."""
         sign_in = sign_in_link(scope, ctx, exc)
         if sign_in is not None and self.redirect:
             return 303, [*NO_STORE, (b"location", sign_in.encode("latin-1"))], b""
-        rendered = renderer_of(scope)(scope, exc, (sign_in, "Sign in") if sign_in else None)
+        rendered = await rendered_for(scope, exc, (sign_in, "Sign in") if sign_in else None)
         return rendered.status, [*NO_STORE, *challenge(exc, rendered.headers)], rendered.body
 
 

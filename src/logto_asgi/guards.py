@@ -194,7 +194,7 @@ async def _guard_connection(rule: Rule, connection: HTTPConnection) -> Any:
         if isinstance(connection, WebSocket):
             await connection.close(code=close_code(exc))
             return None
-        status, headers, body = rule.refusal(scope, ctx, exc)
+        status, headers, body = await rule.refusal(scope, ctx, exc)
         return Response(body, status_code=status, headers=str_headers(headers))
     return _PASS
 
@@ -217,7 +217,7 @@ async def _guard_quart(rule: Rule) -> Any:
         if not in_request:
             await connection.close(close_code(exc))
             return None
-        status, headers, body = rule.refusal(scope, ctx, exc)
+        status, headers, body = await rule.refusal(scope, ctx, exc)
         return quart.Response(body, status=status, headers=str_headers(headers))
     return _PASS
 
@@ -306,7 +306,7 @@ class RequireAuth:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": close_code(exc)})
                 return
-            status, headers, body = self.rule.refusal(scope, ctx, exc)
+            status, headers, body = await self.rule.refusal(scope, ctx, exc)
             headers.append((b"content-length", str(len(body)).encode()))
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp
 
-from .boundary import ErrorRenderer, install_framework_handler, render_error
+from .boundary import ErrorRenderer, install_framework_handler, render_error, renderer_for
 from .check import run_checks
 from .config import LogtoConfig
 from .core import LogtoCore
@@ -55,6 +55,8 @@ class LogtoMiddleware(Engine):
             config = LogtoConfig.from_env()
         self.config = config
         self.core = LogtoCore(config, clock=clock)
+        if error_renderer is render_error:
+            error_renderer = renderer_for(config.messages)
         super().__init__(
             SilentSignIn(app, config) if config.silent_sign_in else app,
             routes=AuthRoutes(self.core, renderer=error_renderer).paths,

@@ -21,6 +21,7 @@ from .error_hook import ErrorResponder
 from .errors import LogtoError, TransactionError
 from .frontchannel import frontchannel_logout
 from .hooks import SignInEvent, checked_sign_in, run_hook, signed_out
+from .messages import SIGN_IN_CANCELLED, with_notice
 from .models import IdTokenClaims
 from .redirects import safe_return_to
 from .sessions.base import Session
@@ -78,7 +79,7 @@ class AuthRoutes:
             self.paths[config.backchannel_logout_path] = self.backchannel_logout
         if config.frontchannel_logout_path is not None:
             self.paths[config.frontchannel_logout_path] = self.frontchannel_logout
-        self._sign_out_guard = SignOutGuard(config.cookie_secrets)
+        self._sign_out_guard = SignOutGuard(config.cookie_secrets, config.messages)
 
     def _redirect_uri(self, scope: Scope) -> str:
         return origin(scope, self.core.config.base_url) + self.core.config.callback_path
@@ -175,7 +176,9 @@ class AuthRoutes:
             tx = taken.transaction
             if tx is not None and callback_checks.back_to_app(refusal, silent=tx.silent):
                 logger.info("sign-in not completed (%s): back to the app", refusal.provider_error)
-                return GoBack(tx.return_to)
+                # A silent attempt stays unnoticed; a cancelled one says so (a key, not words).
+                cancelled = refusal.provider_error == "access_denied" and not tx.silent
+                return GoBack(with_notice(tx.return_to, SIGN_IN_CANCELLED) if cancelled else tx.return_to)
             raise refusal
         if not taken.found:
             backend = self.core.backend

@@ -10,13 +10,13 @@ the session (HMAC of its id), so only a page that can read ours can submit it.
 
 from __future__ import annotations
 
-import html
 from urllib.parse import parse_qsl, urlsplit
 
 from starlette.types import Receive, Scope
 
 from ._crypto import Signer
 from ._http import header
+from .messages import DEFAULT_MESSAGES, Messages, sign_out_page
 
 __all__ = ["MAX_FORM", "PAGE_HEADERS", "SignOutGuard", "read_form", "same_origin_request"]
 
@@ -24,14 +24,6 @@ __all__ = ["MAX_FORM", "PAGE_HEADERS", "SignOutGuard", "read_form", "same_origin
 MAX_FORM = 4096
 _FIELD = "csrf_token"
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sign out?</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}}
-button{{font-size:1rem;padding:.4rem 1rem}}</style></head>
-<body><h1>Sign out?</h1><p>Another site asked to sign you out of this application.</p>
-<form method="post" action="{action}"><input type="hidden" name="{field}" value="{token}">
-<button type="submit">Sign out</button> <a href="{cancel}">Stay signed in</a></form></body></html>"""
 
 #: The page must not be framed (a click-jacked "Sign out" button is logout CSRF again).
 PAGE_HEADERS = [
@@ -83,9 +75,10 @@ async def read_form(receive: Receive, limit: int = MAX_FORM) -> dict[str, str]:
 class SignOutGuard:
     """Tokens for the confirmation form, bound to one session."""
 
-    __slots__ = ("_signer",)
+    __slots__ = ("_messages", "_signer")
 
-    def __init__(self, secrets: tuple[str, ...]) -> None:
+    def __init__(self, secrets: tuple[str, ...], messages: Messages = DEFAULT_MESSAGES) -> None:
+        self._messages = messages
         self._signer = Signer(secrets, "sign-out confirmation")
 
     def token(self, session_id: str) -> str:
@@ -97,9 +90,7 @@ class SignOutGuard:
         return bool(token) and self._signer.verify(session_id, str(token))
 
     def page(self, session_id: str, *, action: str, cancel: str) -> bytes:
-        return _PAGE.format(
-            action=html.escape(action),
-            field=_FIELD,
-            token=html.escape(self.token(session_id)),
-            cancel=html.escape(cancel),
-        ).encode("utf-8")
+        """The confirmation page, in the configured ``messages``."""
+        return sign_out_page(
+            self._messages, action=action, name=_FIELD, token=self.token(session_id), cancel=cancel
+        )

@@ -91,7 +91,8 @@ async def test_a_cancelled_sign_in_returns_to_the_app(harness: Harness) -> None:
         params={"error": "access_denied", "state": state, "iss": harness.provider.issuer},
     )
     assert response.status_code == 303
-    assert response.headers["location"] == "/orders?page=2"
+    # with the notice key the app may show (docs/errors.md), never words
+    assert response.headers["location"] == "/orders?page=2&logto_notice=sign_in_cancelled"
     assert not [n for n in cookie_names(harness.client) if n.startswith("logto_tx.")]
     assert (await harness.client.get(f"{APP_ORIGIN}/me")).status_code == 401
 

@@ -23,7 +23,7 @@ from starlette.types import ASGIApp
 
 from hostile.hostile_provider import CLIENT_ID, CLIENT_SECRET, Endpoint, HostileProvider
 from logto_asgi import LogtoConfig, LogtoMiddleware
-from support.app import APP_ORIGIN, SAME_ORIGIN, build_app, cookie_names
+from support.app import APP_ORIGIN, BROWSER, build_app, cookie_names
 from support.faults import FaultyTransport, refuse
 
 #: The middleware's HTTP timeout towards the provider while a "slow" fault is on. Short, so
@@ -65,7 +65,7 @@ def browser(app: ASGIApp) -> httpx.AsyncClient:
         mounts={APP_ORIGIN: httpx.ASGITransport(app=app)},
         follow_redirects=False,
         timeout=15,
-        headers=SAME_ORIGIN,
+        headers=BROWSER,
         verify=_TLS,
     )
 

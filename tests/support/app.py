@@ -30,6 +30,9 @@ APP_ORIGIN = "http://app.test"
 #: What a browser says on a navigation within the app (``Sec-Fetch-Site``): the test
 #: browsers send it on every request, so sign-out from the app's pages works at once.
 SAME_ORIGIN = {"sec-fetch-site": "same-origin"}
+#: ... and what it accepts on a navigation, so error pages come to it as HTML (a client
+#: sending no ``Accept``, or ``*/*``, gets JSON).
+BROWSER = {**SAME_ORIGIN, "accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 SHOPPING = "https://shopping.example.com/api"
 STORE = "https://store.example.com/api"
 USERS = {"alice": "alice-password", "bob": "bob-password"}
@@ -154,7 +157,7 @@ def new_browser(app: ASGIApp) -> httpx.AsyncClient:
         mounts={APP_ORIGIN: httpx.ASGITransport(app=app)},
         follow_redirects=False,
         timeout=15,
-        headers=SAME_ORIGIN,
+        headers=BROWSER,
     )
 
 

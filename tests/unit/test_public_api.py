@@ -15,6 +15,7 @@ PUBLIC = [
     "ConfigurationError",
     "CookieStore",
     "Coordination",
+    "DEFAULT_MESSAGES",
     "HookFailed",
     "HostCoordination",
     "IdTokenClaims",
@@ -27,7 +28,9 @@ PUBLIC = [
     "LogtoMiddleware",
     "LogtoUser",
     "MemoryStore",
+    "Messages",
     "NotAuthenticated",
+    "PageText",
     "PostgresStore",
     "ProviderError",
     "ProviderTimeout",
@@ -53,6 +56,7 @@ PUBLIC = [
     "current_auth",
     "get_context",
     "get_user",
+    "renderer_for",
     "requires_auth",
 ]
 
