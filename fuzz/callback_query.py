@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlencode
 
+from logto_asgi.messages import SIGN_IN_CANCELLED, with_notice
 from logto_asgi.sessions import MemoryStore
 from logto_asgi.sessions._ops import StoreOps
 from logto_asgi.transaction import Transaction, TransactionCookies
@@ -53,7 +54,9 @@ def build() -> Target:
     tx = Transaction(STATE, NONCE, "v" * 86, RETURN_TO, f"{ORIGIN}/callback", int(NOW))
     transactions = TransactionCookies("logto", core.transactions, core.jar, samesite="lax", max_pending=5)
     cookie = cookie_header(set_cookies(transactions.begin(tx, {}, secure=True))).encode("latin-1")
-    allowed_locations = {RETURN_TO, core.config.post_sign_in_redirect}
+    # A cancellation goes back to return_to with the notice key (routes.GoBack).
+    cancelled = with_notice(RETURN_TO, SIGN_IN_CANCELLED)
+    allowed_locations = {RETURN_TO, cancelled, core.config.post_sign_in_redirect}
 
     def test_one_input(data: bytes) -> None:
         # A fresh coordination store per input: each callback is the first of its state,

@@ -28,7 +28,7 @@ from .errors import (
 from .guards import RequireAuth, requires_auth
 from .hooks import HookFailed, SignInEvent, SignInRefused, SignOutEvent
 from .introspection import TokenIntrospection
-from .messages import DEFAULT_MESSAGES, Messages, PageText
+from .messages import Messages, PageText
 from .middleware import LogtoMiddleware, LogtoUser
 from .models import AccessTokenClaims, IdTokenClaims, ReservedResource, UserInfo, UserInfoScope
 from .sessions import CookieStore, MemoryStore, SessionStore
@@ -46,7 +46,6 @@ __all__ = [
     "ConfigurationError",
     "CookieStore",
     "Coordination",
-    "DEFAULT_MESSAGES",
     "HookFailed",
     "HostCoordination",
     "IdTokenClaims",

@@ -15,7 +15,6 @@ PUBLIC = [
     "ConfigurationError",
     "CookieStore",
     "Coordination",
-    "DEFAULT_MESSAGES",
     "HookFailed",
     "HostCoordination",
     "IdTokenClaims",
