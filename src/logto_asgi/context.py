@@ -14,7 +14,8 @@ from urllib.parse import urlencode
 
 from starlette.types import Scope
 
-from .engine import current_scope, session_context
+from ._scope_keys import session_context
+from .engine import current_scope
 from .errors import AuthorizationError, ConfigurationError, LogtoError, NotAuthenticated, ProviderError
 from .models import AccessTokenClaims, IdTokenClaims, UserInfo, UserInfoScope
 from .sessions.base import Session, token_key

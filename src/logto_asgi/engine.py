@@ -23,6 +23,7 @@ from typing import Any, Protocol, cast
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._http import add_headers, run_lifespan
+from ._scope_keys import SESSION
 from .boundary import ERRORS_KEY, ErrorRenderer, refuse, render_error
 from .cache_headers import private_no_store, sets_cookie
 from .error_hook import ErrorHook, ErrorResponder
@@ -34,18 +35,13 @@ Route = Callable[[Scope, Receive, Send], Awaitable[None]]
 #: The winning identity's rank, in the scope (private to logto-asgi).
 _RANK = "logto_asgi.rank"
 #: The request's session context, whoever won (for ``current()``).
-_SESSION = "logto_asgi.session"
+_SESSION = SESSION
 _AUTHENTICATED = 2000
 _ANONYMOUS = 1000
 
 #: The scope of the request being served: ``current()`` reads its session context,
 #: ``current_auth()`` its identity.
 current_scope: contextvars.ContextVar[Scope | None] = contextvars.ContextVar("logto_asgi_scope", default=None)
-
-
-def session_context(scope: Scope) -> Any:
-    """The session context recorded for ``scope`` (``None`` without a session middleware)."""
-    return scope.get(_SESSION)
 
 
 def rank(*, authenticated: bool, precedence: int, fallback: bool = False) -> int:

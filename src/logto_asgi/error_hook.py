@@ -19,9 +19,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
+from ._scope_keys import session_context
 from .boundary import ErrorRenderer, RenderedError, send_error
-from .errors import LogtoError
+from .errors import LogtoError, NotAuthenticated
 from .hooks import HookFailed
+from .redirects import request_target, safe_return_to
 
 __all__ = ["ErrorHook", "ErrorResponder"]
 
@@ -33,6 +35,20 @@ async def _NO_BODY() -> Message:
 
 
 ErrorHook = Callable[[Request, LogtoError], "Response | Awaitable[Response | None] | None"]
+
+
+def sign_in_link(scope: Scope, exc: LogtoError) -> tuple[str, str] | None:
+    """For a 401 of a request the session middleware serves: its sign-in route, coming
+    back to the request's page (a ``GET``) — so an API client's JSON names ``sign_in_url``
+    and a browser's page has the button."""
+    if not isinstance(exc, NotAuthenticated) or scope.get("type") != "http":
+        return None
+    ctx = session_context(scope)
+    sign_in_url = getattr(ctx, "sign_in_url", None)
+    if not callable(sign_in_url):
+        return None
+    back = request_target(scope) if scope.get("method") == "GET" else None
+    return sign_in_url(return_to=safe_return_to(back)), "Sign in"
 
 
 class ErrorResponder:
@@ -60,6 +76,7 @@ class ErrorResponder:
                 response.raw_headers.extend(headers)
                 await response(scope, receive, send)
                 return
+        link = link or sign_in_link(scope, exc)
         await send_error(scope, send, exc, headers=headers, link=link, renderer=self.renderer)
 
     async def rendered(self, scope: Scope, exc: LogtoError, link: tuple[str, str] | None) -> RenderedError:
@@ -74,7 +91,7 @@ class ErrorResponder:
             if response is not None:
                 logger.error("on_error returned a %s; a guard can send only a plain Response", type(response))
                 exc = HookFailed("the application's on_error hook failed")
-        return self.renderer(scope, exc, link)
+        return self.renderer(scope, exc, link or sign_in_link(scope, exc))
 
     async def _ask(
         self, scope: Scope, receive: Receive, exc: LogtoError

@@ -148,3 +148,17 @@ async def test_the_configured_messages_speak_on_every_page(provider: OidcTestPro
         assert page.status_code == 401 and "Connectez-vous" in page.text and 'lang="fr"' in page.text
     finally:
         await h.aclose()
+
+
+async def test_a_401_from_a_handler_names_the_sign_in_url(provider: OidcTestProvider) -> None:
+    """FastAPI-style: an error raised in the handler (no guard) still tells the client
+    where to sign in — sign_in_url in JSON, a button on the page, back to this page."""
+    h = await make_harness(provider, app=APP)
+    try:
+        api = await h.client.get(f"{APP_ORIGIN}/private?x=1", headers={"accept": "*/*"})
+        assert api.status_code == 401
+        assert api.json()["sign_in_url"] == "/sign-in?return_to=%2Fprivate%3Fx%3D1"
+        page = await h.client.get(f"{APP_ORIGIN}/private")
+        assert 'href="/sign-in?return_to=%2Fprivate"' in page.text
+    finally:
+        await h.aclose()
