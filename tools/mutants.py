@@ -68,6 +68,8 @@ TARGETS: list[tuple[str, tuple[str, ...] | None]] = [
     ("guard_rules.py", None),
     ("hooks.py", None),
     ("sign_in_options.py", None),
+    ("silent_sign_in.py", None),
+    ("error_hook.py", None),
     ("discovery.py", ("accepted_issuers", "ProviderMetadata.check_issuer")),
     ("introspection.py", None),
     ("signed_userinfo.py", None),
@@ -92,6 +94,8 @@ MODULE_TESTS: dict[str, tuple[str, ...]] = {
     "guard_rules.py": (*DEFAULT_TESTS, "tests/guards"),
     "hooks.py": ("tests/flows/test_hooks.py",),
     "sign_in_options.py": ("tests/unit/test_sign_in_options.py", "tests/flows/test_sign_in_requests.py"),
+    "silent_sign_in.py": ("tests/flows/test_sign_in_requests.py",),
+    "error_hook.py": ("tests/flows/test_error_hook.py", "tests/unit/test_error_pages.py"),
     "introspection.py": (*DEFAULT_TESTS, "tests/generic/test_dot_flows.py"),
 }
 ALLOWLIST_NAME = re.compile(r"^_?ALLOWED_|_ALGORITHMS$")

@@ -53,8 +53,8 @@ def valid_max_age(value: str) -> bool:
 
 
 def valid_ui_locales(value: str) -> bool:
-    tags = value.split(" ")
-    return 0 < len(tags) <= _MAX_LOCALES and all(_LOCALE.fullmatch(tag) for tag in tags)
+    tags = value.split(" ")  # never empty: "".split(" ") is [""], which no tag matches
+    return len(tags) <= _MAX_LOCALES and all(_LOCALE.fullmatch(tag) for tag in tags)
 
 
 def _valid_login_hint(value: str) -> bool:

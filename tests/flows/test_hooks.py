@@ -208,3 +208,42 @@ async def test_get_user_is_typed_access_and_401_when_signed_out(provider: OidcTe
         assert (await h.client.get(f"{APP_ORIGIN}/typed")).json()["email"] == "alice@example.com"
     finally:
         await h.aclose()
+
+
+@pytest.mark.parametrize(("filler", "status"), [(4088, 302), (4089, 500)])
+async def test_the_app_data_limit_is_exact(provider: OidcTestProvider, filler: int, status: int) -> None:
+    """4096 bytes of compact JSON are kept ({"b":"…"} is 8 bytes around the filler); one more is a 500."""
+
+    def on_sign_in(event: SignInEvent) -> None:
+        event.data["b"] = "x" * filler
+
+    h = await hooked(provider, on_sign_in=on_sign_in)
+    try:
+        assert (await h.sign_in("alice")).status_code == status
+    finally:
+        await h.aclose()
+
+
+async def test_data_must_stay_a_dict(provider: OidcTestProvider) -> None:
+    def on_sign_in(event: SignInEvent) -> None:
+        event.data = ["not", "a", "dict"]  # type: ignore[assignment]
+
+    h = await hooked(provider, on_sign_in=on_sign_in)
+    try:
+        response = await h.sign_in("alice")
+        assert response.status_code == 500 and "logto" not in cookie_names(h.client)
+    finally:
+        await h.aclose()
+
+
+async def test_a_refusal_reason_is_cut_to_200_characters(provider: OidcTestProvider) -> None:
+    def on_sign_in(event: SignInEvent) -> None:
+        event.refuse("r" * 250)
+
+    h = await hooked(provider, on_sign_in=on_sign_in)
+    try:
+        response = await h.sign_in("alice")
+        assert response.status_code == 403
+        assert "r" * 200 in response.text and "r" * 201 not in response.text
+    finally:
+        await h.aclose()

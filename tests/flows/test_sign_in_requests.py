@@ -100,6 +100,12 @@ async def test_silent_sign_in_reuses_the_provider_session(
     assert (await silent.client.get(f"{APP_ORIGIN}/orders")).text != "orders of nobody"
 
 
+async def test_silent_sign_in_without_fetch_metadata_goes_by_accept(silent: Harness) -> None:
+    """An older browser sends no Sec-Fetch-*: a page request (Accept: text/html) is one."""
+    response = await silent.client.get(f"{APP_ORIGIN}/orders", headers={"accept": "text/html,*/*;q=0.8"})
+    assert response.status_code == 302 and response.headers["location"].startswith("/sign-in?prompt=none")
+
+
 @pytest.mark.parametrize(
     "headers",
     [

@@ -42,6 +42,8 @@ def test_prompt(value: str, kept: bool) -> None:
         ("٣", False),  # a non-ASCII digit
         ("99999999999", False),
         (" 30", False),
+        ("0000000300", True),  # ten characters: the longest accepted
+        ("00000000300", False),
     ],
 )
 def test_max_age(value: str, kept: bool) -> None:
@@ -54,7 +56,8 @@ def test_max_age(value: str, kept: bool) -> None:
         ("fr", True),
         ("fr-CA en", True),
         ("zh-Hant-TW", True),
-        ("en " * 10 + "de", False),
+        (" ".join(["en"] * 10), True),  # ten tags: the most accepted
+        (" ".join(["en"] * 11), False),
         ("fr_CA", False),
         ("en<script>", False),
         ("", False),
@@ -107,3 +110,26 @@ def test_auth_time_is_required_when_max_age_was_sent(claims: dict[str, object]) 
     with pytest.raises(TokenValidationError) as info:
         check_auth_time(claims, max_age=300, now=NOW, leeway=60)
     assert info.value.check == "auth_time"
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [("a" * 256, True), ("a" * 257, False), ("alice@example.com", True), ("a\nb", False), ("\x00", False)],
+)
+def test_login_hint(value: str, kept: bool) -> None:
+    assert (sign_in_extras({"login_hint": value}) == {"login_hint": value}) is kept
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [
+        ("social:github", True),
+        ("sso:acme-corp", True),
+        ("social:github/../admin", False),
+        ("social:", False),
+        ("other:github", False),
+        ("social:github\n", False),
+    ],
+)
+def test_direct_sign_in(value: str, kept: bool) -> None:
+    assert (sign_in_extras({"direct_sign_in": value}) == {"direct_sign_in": value}) is kept
