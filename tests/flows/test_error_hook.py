@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from logto_asgi import LogtoError, get_user, requires_auth
 from logto_asgi.messages import Messages, PageText
@@ -160,5 +162,62 @@ async def test_a_401_from_a_handler_names_the_sign_in_url(provider: OidcTestProv
         assert api.json()["sign_in_url"] == "/sign-in?return_to=%2Fprivate%3Fx%3D1"
         page = await h.client.get(f"{APP_ORIGIN}/private")
         assert 'href="/sign-in?return_to=%2Fprivate"' in page.text
+    finally:
+        await h.aclose()
+
+
+async def test_only_a_401_gets_a_sign_in_link(provider: OidcTestProvider) -> None:
+    h = await make_harness(provider, app=Starlette(routes=[Route("/admin", admin)]), scopes=["roles"])
+    try:
+        await h.sign_in("bob")
+        refused = await h.client.get(f"{APP_ORIGIN}/admin", headers={"accept": "application/json"})
+        assert refused.status_code == 403 and "sign_in_url" not in refused.json()
+    finally:
+        await h.aclose()
+
+
+async def test_route_errors_without_a_hook_are_the_built_in_page(provider: OidcTestProvider) -> None:
+    h = await make_harness(provider, app=APP)
+    try:
+        response = await h.client.get(
+            f"{APP_ORIGIN}/callback", params={"code": "x", "state": "S" * 43, "iss": provider.issuer}
+        )
+        assert response.status_code == 400 and "invalid_transaction" in response.text
+    finally:
+        await h.aclose()
+
+
+async def raw_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """A plain ASGI app (no framework exception handler): the error reaches the engine."""
+    if scope["type"] == "http":
+        get_user(scope)
+
+
+async def test_a_401_escaping_a_plain_asgi_app_names_the_sign_in_url(provider: OidcTestProvider) -> None:
+    h = await make_harness(provider, app=raw_app)
+    try:
+        response = await h.client.get(f"{APP_ORIGIN}/anything", headers={"accept": "application/json"})
+        assert response.status_code == 401
+        assert response.json()["sign_in_url"] == "/sign-in?return_to=%2Fanything"
+    finally:
+        await h.aclose()
+
+
+def streaming(request: Request, error: LogtoError) -> Response:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"streamed"
+
+    return StreamingResponse(chunks(), status_code=error.status_code)
+
+
+async def test_a_guard_cannot_send_a_streamed_hook_response(
+    provider: OidcTestProvider, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = await make_harness(provider, app=Starlette(routes=[Route("/admin", admin)]), on_error=streaming)
+    try:
+        with caplog.at_level(logging.ERROR, logger="logto_asgi"):
+            response = await h.client.get(f"{APP_ORIGIN}/admin", headers={"accept": "application/json"})
+        assert response.status_code == 500 and response.json()["error"] == "hook_failed"
+        assert "plain Response" in caplog.text
     finally:
         await h.aclose()
