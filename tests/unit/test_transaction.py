@@ -163,3 +163,17 @@ def test_the_new_fields_round_trip_and_old_cookies_still_read() -> None:
     assert (back.max_age, back.silent) == (60, True)
     old = CODEC.encrypt(json.dumps([STATE, "n", "v", "/", "http://app.test/callback", CREATED]).encode())
     assert (decode(old).max_age, decode(old).silent) == (None, False)
+
+
+def test_max_age_zero_is_a_valid_step_up() -> None:
+    """max_age=0 (a sign-in right now) survives the round trip; only negatives are refused."""
+    tx = Transaction(
+        state=STATE,
+        nonce="n",
+        verifier="v",
+        return_to="/",
+        redirect_uri="http://app.test/callback",
+        created_at=CREATED,
+        max_age=0,
+    )
+    assert decode(tx.encode(CODEC)).max_age == 0
