@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import costs, protocol, sizes, storm, throughput
+from bench import costs, otel, protocol, sizes, storm, throughput
 from bench.report import Report
 from bench.signin import LARGE_SCOPES, LARGE_TOKENS, Baseline, SignedIn, sign_in_baseline, sign_in_logto
 from logto_asgi import MemoryStore
@@ -34,6 +34,7 @@ class Settings:
     wrk_seconds: int
     wrk_rounds: int
     storm_repeats: int
+    otel_repeats: int
     output: Path
 
     @classmethod
@@ -56,6 +57,7 @@ class Settings:
             wrk_seconds=args.wrk_seconds or (1 if quick else 3),
             wrk_rounds=args.wrk_rounds or (1 if quick else 3),
             storm_repeats=2 if quick else 5,
+            otel_repeats=1 if quick else 3,
             output=args.output,
         )
 
@@ -105,6 +107,10 @@ async def main(argv: list[str] | None = None) -> Report:
             _step(f"1. in-process ({settings.rounds} rounds)", t0)
             apps = costs.Apps(typical, large, memory, in_redis, baseline, redis_store.client, redis_key, sub)
             await costs.run(report, apps, rounds=settings.rounds)
+            _step(f"6. opentelemetry ({settings.otel_repeats} processes per state)", t0)
+            otel.run(
+                report, typical, sub, rounds=max(20, settings.rounds // 4), repeats=settings.otel_repeats
+            )
             _step("4. sizes", t0)
             await sizes.run(
                 report,

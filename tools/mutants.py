@@ -58,6 +58,7 @@ TARGETS: list[tuple[str, tuple[str, ...] | None]] = [
     ("routes.py", None),
     ("_refresh.py", None),
     ("bearer.py", None),
+    ("bearer_context.py", None),
     ("backchannel.py", None),
     ("callback_checks.py", None),
     ("sign_out_guard.py", None),

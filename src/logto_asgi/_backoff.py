@@ -19,6 +19,7 @@ import math
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from . import telemetry
 from .errors import ProviderError, ProviderUnavailable
 
 __all__ = ["INITIAL_DELAY", "MAX_DELAY", "Backoff"]
@@ -93,12 +94,17 @@ class Backoff:
             self.what,
             exc.description,
             self._delay,
+            **telemetry.log_fields("provider", "backoff", exc.error),
         )
 
     def succeeded(self) -> None:
         """Forget every failure."""
         if self._delay:
-            logger.info("the provider's %s request succeeded again", self.what)
+            logger.info(
+                "the provider's %s request succeeded again",
+                self.what,
+                **telemetry.log_fields("provider", "ok"),
+            )
         self._delay = 0.0
 
     async def call(self, fetch: Callable[[], Awaitable[T]]) -> T:

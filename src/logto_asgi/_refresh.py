@@ -13,6 +13,11 @@ while it was in flight, and to callers presenting that same (now spent) token wi
 ``RESULT_TTL``. A failure is shared only with the callers already waiting on that flight
 and never remembered. A leader that is *cancelled* (its client went away) shares
 nothing: a waiting caller then starts its own attempt, since it was never cancelled.
+
+Observed: a caller that did not send the grant itself (it waited on a flight here, or on
+another process through the store, or reused a recent result) is *joined*
+(``logto.refresh.joined``: the span attribute always, the counter when it got a session);
+every caller's time in ``refresh`` goes to the histogram ``logto.refresh.wait``.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from dataclasses import dataclass, field
 
 import anyio
 
+from . import telemetry
 from ._cache import ExpiringCache
 from ._crypto import InvalidToken, JweCodec, fingerprint
 from .errors import LogtoError, ProviderTimeout
@@ -102,11 +108,43 @@ class RefreshCoordinator:
         if flight is not None:
             await flight.done.wait()
 
-    async def refresh(self, refresh_token: str, grant: Grant, usable: Usable = _always) -> Session:
+    async def refresh(
+        self,
+        refresh_token: str,
+        grant: Grant,
+        usable: Usable = _always,
+        *,
+        span: telemetry.SpanHandle = telemetry.NO_SPAN,
+    ) -> Session:
         """``grant()``'s session, run at most once for ``refresh_token`` however many ask.
         A recent result is reused when the token was rotated, or while ``usable`` says it
         still serves the caller (its token for the caller's resource is valid): with a
-        provider that does not rotate refresh tokens, the same token is spent again."""
+        provider that does not rotate refresh tokens, the same token is spent again.
+        ``span`` (the caller's ``logto.refresh``) learns whether this caller joined."""
+        sent = False
+
+        async def sending() -> Session:
+            nonlocal sent
+            sent = True
+            return await grant()
+
+        started = time.perf_counter()
+        try:
+            result = await self._single_flight(
+                refresh_token, self._across_processes(refresh_token, sending, usable), usable
+            )
+        finally:
+            span.set("logto.refresh.joined", not sent)
+            telemetry.record("logto.refresh.wait", time.perf_counter() - started)
+        if not sent:
+            telemetry.count("logto.refresh.joined")
+        return result
+
+    def _across_processes(self, refresh_token: str, grant: Grant, usable: Usable) -> Grant:
+        """What this process's flight runs: here, the grant itself."""
+        return grant
+
+    async def _single_flight(self, refresh_token: str, grant: Grant, usable: Usable) -> Session:
         key = fingerprint(refresh_token)
         while True:
             recent = self._results.get(key)
@@ -163,10 +201,9 @@ class SharedRefreshCoordinator(RefreshCoordinator):
         self._ops = ops
         self._codec = codec
 
-    async def refresh(self, refresh_token: str, grant: Grant, usable: Usable = _always) -> Session:
-        return await super().refresh(
-            refresh_token, lambda: self._shared(refresh_token, grant, usable), usable
-        )
+    def _across_processes(self, refresh_token: str, grant: Grant, usable: Usable) -> Grant:
+        """What this process's flight runs: the grant, under the store's lock."""
+        return lambda: self._shared(refresh_token, grant, usable)
 
     async def _wait_idle(self, refresh_token: str | None) -> None:
         """Until no refresh of ``refresh_token`` is in flight here or on another process."""
@@ -220,7 +257,11 @@ class SharedRefreshCoordinator(RefreshCoordinator):
         try:
             await self._ops.delete_if(lock_key, token)
         except LogtoError as exc:
-            logger.warning("could not release a refresh lock: %s", exc.description)
+            logger.warning(
+                "could not release a refresh lock: %s",
+                exc.description,
+                **telemetry.log_fields("store", "error", exc.error),
+            )
 
     async def _grant_locked(self, result_key: str, spent: str, grant: Grant, usable: Usable) -> Session:
         done = await self._read(result_key)
@@ -233,5 +274,9 @@ class SharedRefreshCoordinator(RefreshCoordinator):
         try:
             await self._ops.set(result_key, sealed, self._ttl)
         except LogtoError as exc:
-            logger.warning("could not share a refresh result: %s", exc.description)
+            logger.warning(
+                "could not share a refresh result: %s",
+                exc.description,
+                **telemetry.log_fields("store", "error", exc.error),
+            )
         return session

@@ -5,6 +5,10 @@ user's ``sub``; a valid logout token ends the sessions of its ``sid`` (or, with 
 ``sub``, every session of that user). Replayed tokens are refused: each ``jti`` is
 remembered for as long as the token would be accepted (``exp``, or ``iat`` plus
 ``MAX_LOGOUT_TOKEN_AGE`` if sooner, plus the clock skew).
+
+Each request is the span ``logto.backchannel_logout`` (outcome ``ended``, ``refused`` or
+``error``; ``logto.sessions_ended``) and counts in ``logto.backchannel_logouts``; the
+sessions it ends count in ``logto.sign_outs``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import Receive, Scope, Send
 
+from . import telemetry
 from ._crypto import fingerprint
 from ._http import header, send_response
 from .core import LogtoCore
@@ -133,15 +138,33 @@ async def end_indexed_sessions(
     return ended
 
 
+def _logout_done(
+    span: telemetry.SpanHandle, outcome: str, error: LogtoError | None = None, ended: int = 0
+) -> None:
+    span.outcome(outcome, error)
+    span.set("logto.sessions_ended", ended)
+    telemetry.count("logto.backchannel_logouts", outcome=outcome)
+    if ended:
+        telemetry.count("logto.sign_outs", ended, reason="backchannel")
+
+
 async def backchannel_logout(core: LogtoCore, scope: Scope, receive: Receive, send: Send) -> None:
     """The back-channel logout endpoint: 200 when sessions were ended, 400 for a bad token."""
     if scope["method"] != "POST":
         await send_response(send, 405, headers=[(b"allow", b"POST")])
         return
+    with telemetry.span("logto.backchannel_logout") as span:
+        await _backchannel_logout(core, scope, receive, send, span)
+
+
+async def _backchannel_logout(
+    core: LogtoCore, scope: Scope, receive: Receive, send: Send, span: telemetry.SpanHandle
+) -> None:
     content_type = (header(scope, b"content-type") or "").split(";")[0].strip().lower()
     form = await _read_form(receive) if content_type == "application/x-www-form-urlencoded" else None
     token = form.get("logout_token") if form else None
     if not token:
+        _logout_done(span, "refused")
         await _answer(send, 400, "invalid_request", "a form field logout_token is required")
         return
     backend = core.server_sessions
@@ -149,12 +172,18 @@ async def backchannel_logout(core: LogtoCore, scope: Scope, receive: Receive, se
     try:
         ended = await _end_sessions(core, backend, token)
     except TokenValidationError as exc:
-        logger.warning("back-channel logout refused: %s check failed", exc.check)
+        fields = telemetry.log_fields("backchannel_logout", "refused", exc.error)
+        logger.warning("back-channel logout refused: %s check failed", exc.check, **fields)
+        _logout_done(span, "refused", exc)
         await _answer(send, 400, "invalid_request", "the logout token is not valid")
         return
     except LogtoError as exc:
-        logger.warning("back-channel logout failed: %s", exc.error)
+        fields = telemetry.log_fields("backchannel_logout", "error", exc.error)
+        logger.warning("back-channel logout failed: %s", exc.error, **fields)
+        _logout_done(span, "error", exc)
         await _answer(send, exc.status_code, exc.error, exc.description)
         return
-    logger.info("back-channel logout ended %d session(s)", len(ended))
+    fields = telemetry.log_fields("backchannel_logout", "ended")
+    logger.info("back-channel logout ended %d session(s)", len(ended), **fields)
+    _logout_done(span, "ended", ended=len(ended))
     await _answer(send, 200)

@@ -17,6 +17,10 @@ Which identity wins when a request carries both a session and a token is configu
 (``precedence``: a token's 20 beats a session's 10 by default), not middleware order.
 ``logto_asgi.current()`` stays the session's ``LogtoContext``; ``current_auth()`` and
 ``request.state.logto`` give the token's context, as the guards use.
+
+Observed: ``logto.bearer.verify`` spans a check that asks the provider (keys,
+introspection); a check from cached keys or a cached answer — the hot path — makes a span
+only when it refuses the token. Refusals count in ``logto.bearer.rejections``.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ import httpx
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.types import ASGIApp, Scope
 
+from . import telemetry
+from .bearer_context import BearerContext
 from .boundary import (
     BearerTokenRejected,
     ErrorRenderer,
@@ -40,7 +46,7 @@ from .boundary import (
 from .config import _check_url
 from .engine import Engine, claim_identity, rank
 from .error_hook import ErrorHook
-from .errors import AccessDenied, ConfigurationError, LogtoError, NotAuthenticated, TokenValidationError
+from .errors import ConfigurationError, LogtoError, TokenValidationError
 from .introspection import Introspector, TokenIntrospection, check_introspected, looks_like_jwt
 from .messages import DEFAULT_MESSAGES, Messages
 from .models import AccessTokenClaims
@@ -48,8 +54,6 @@ from .provider import ProviderClient, ProviderSettings
 from .tokens import (
     ACCESS_TOKEN_TYPES,
     JWT_ACCESS_TOKEN_TYPES,
-    audiences,
-    organization_audience,
     verify_access_token,
 )
 from .users import BearerUser
@@ -63,94 +67,14 @@ BEARER_PRECEDENCE = 20
 _ANONYMOUS_USER = UnauthenticatedUser()
 
 
-def _sent_audiences(claims: AccessTokenClaims) -> list[str]:
-    try:
-        return audiences(claims)
-    except TokenValidationError:
-        return []
-
-
-class BearerContext:
-    """``request.state.logto`` on a request that carried a valid bearer token (and, when
-    no ``LogtoMiddleware`` runs, on anonymous requests: ``is_authenticated`` is false).
-
-    An organization token (``aud = urn:logto:organization:<id>``, or a resource token
-    with an ``organization_id`` claim) grants its scopes inside that organization only:
-    a guard must name the organization to use them, and ``request.auth`` lists none.
-    """
-
-    __slots__ = ("_claims", "_clock", "_token", "user_info")
-
-    def __init__(
-        self,
-        claims: AccessTokenClaims | None = None,
-        token: str | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._claims = claims
-        self._clock = clock
-        self._token = token
-        #: Always ``None``: a resource access token cannot read the userinfo endpoint.
-        self.user_info: None = None
-
-    def now(self) -> float:
-        """The middleware's clock (``BearerAuthMiddleware(clock=...)``)."""
-        return self._clock()
-
-    @property
-    def is_authenticated(self) -> bool:
-        """Whether a valid token came with the request."""
-        return self._claims is not None
-
-    @property
-    def user(self) -> AccessTokenClaims | None:
-        """The validated claims of the token."""
-        return self._claims
-
-    @property
-    def access_token(self) -> str | None:
-        """The raw token (to forward it to another API of the same resource)."""
-        return self._token
-
-    @property
-    def organization_id(self) -> str | None:
-        """The organization the token is for, if any."""
-        claims = self._claims
-        if claims is None:
-            return None
-        for aud in _sent_audiences(claims):
-            organization = organization_audience(aud)
-            if organization is not None:
-                return organization
-        org = claims.organization_id
-        return org if isinstance(org, str) and org else None
-
-    @property
-    def scopes(self) -> frozenset[str]:
-        """The scopes the token grants outside any organization."""
-        if self._claims is None or self.organization_id is not None:
-            return frozenset()
-        return self._claims.scopes
-
-    async def granted_scopes(
-        self, resource: str | None = None, organization_id: str | None = None
-    ) -> frozenset[str]:
-        """The token's scopes, when it is meant for ``resource`` and the organization."""
-        claims = self._claims
-        if claims is None:
-            raise NotAuthenticated("send an access token: Authorization: Bearer <token>")
-        token_organization = self.organization_id
-        if organization_id is not None and token_organization != organization_id:
-            raise AccessDenied(f"the access token is not for organization {organization_id!r}")
-        if resource is not None and resource not in _sent_audiences(claims):
-            raise AccessDenied(f"the access token is not meant for resource {resource!r}")
-        if organization_id is None and token_organization is not None:
-            return frozenset()
-        return claims.scopes
-
-    def __repr__(self) -> str:
-        sub = self._claims.sub if self._claims is not None else None
-        return f"BearerContext(is_authenticated={self.is_authenticated}, sub={sub!r})"
+def _rejected(check: str, unexpected: Exception | None = None) -> None:
+    """Log and count a refused bearer token (never the token)."""
+    fields = telemetry.log_fields("bearer", "rejected", TokenValidationError.error)
+    if unexpected is None:
+        logger.info("bearer token rejected: failed the %s check", check, **fields)
+    else:
+        logger.warning("bearer token rejected: unexpected %s", type(unexpected).__name__, **fields)
+    telemetry.count("logto.bearer.rejections", check=check)
 
 
 class BearerAuthenticator:
@@ -185,7 +109,7 @@ class BearerAuthenticator:
         try:
             token = _bearer_token(value for name, value in scope["headers"] if name == b"authorization")
         except TokenValidationError as exc:
-            logger.info("bearer token rejected: failed the %s check", exc.check)
+            _rejected(exc.check)
             raise BearerTokenRejected(exc.check) from exc
         if token is None:
             claim_identity(
@@ -198,12 +122,12 @@ class BearerAuthenticator:
         try:
             claims = await self.verify(token)
         except TokenValidationError as exc:
-            logger.info("bearer token rejected: failed the %s check", exc.check)
+            _rejected(exc.check)
             raise BearerTokenRejected(exc.check) from exc
         except LogtoError:  # the provider is down or sends a broken JWKS: not the client's fault
             raise
         except Exception as exc:  # whatever a hostile token trips in a parser is still a 401
-            logger.warning("bearer token rejected: unexpected %s", type(exc).__name__)
+            _rejected("format", exc)
             raise BearerTokenRejected("format") from exc
         if claims is None:
             claim_identity(
@@ -217,9 +141,20 @@ class BearerAuthenticator:
     async def verify(self, token: str) -> AccessTokenClaims:
         """The claims of a valid access token; ``TokenValidationError`` otherwise (or a
         ``ProviderError`` when the keys cannot be fetched)."""
-        metadata = await self.provider.metadata()
         introspector = self.introspector
         if introspector is not None and (introspector.options.jwts or not looks_like_jwt(token)):
+            quiet = self.provider.cached(keys=False) and introspector.cached(token)
+            method = "introspection"
+        else:
+            introspector, quiet, method = None, self.provider.cached(keys=True), "jwt"
+        observe = telemetry.failure_span if quiet else telemetry.span
+        with observe("logto.bearer.verify", **{"logto.bearer.method": method}):
+            return await self._verify(token, introspector)
+
+    async def _verify(self, token: str, introspector: Introspector | None) -> AccessTokenClaims:
+        """``verify``, by introspection when ``introspector`` is given, else as a JWT."""
+        metadata = await self.provider.metadata()
+        if introspector is not None:
             answer = await introspector.answer(token, metadata)
             return AccessTokenClaims(
                 check_introspected(

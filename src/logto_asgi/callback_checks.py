@@ -13,6 +13,7 @@ import hmac
 import logging
 from collections.abc import Mapping
 
+from . import telemetry
 from .discovery import ProviderMetadata
 from .errors import AuthorizationError, TransactionError
 
@@ -87,7 +88,12 @@ def provider_refusal(query: Mapping[str, str]) -> AuthorizationError | None:
         return None
     code = query["error"][:MAX_ERROR_CODE]
     description = query.get("error_description", "")[:MAX_LOGGED_DESCRIPTION]
-    logger.warning("the provider refused the sign-in: %r (%r)", code, description)
+    logger.warning(
+        "the provider refused the sign-in: %r (%r)",
+        code,
+        description,
+        **telemetry.log_fields("callback", "provider_refused", AuthorizationError.error),
+    )
     # ``provider_error`` keeps the code for the app's own handling; the page shows only
     # the fixed message.
     return AuthorizationError(MESSAGES.get(code, _OTHER), provider_error=code)

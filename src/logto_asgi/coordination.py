@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from . import telemetry
 from ._hoststore import HostStore
 from .sessions.base import AtomicStore
 from .sessions.memory import MemoryStore
@@ -91,6 +92,7 @@ class HostCoordination:
                 "worker processes may then each refresh the same token",
                 path,
                 type(exc).__name__,
+                **telemetry.log_fields("store", "fallback"),
             )
             return InProcessCoordination().connect(app_key)
         return CoordinationPlan(

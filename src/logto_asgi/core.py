@@ -55,7 +55,7 @@ class LogtoCore:
         key = app_key(config.app_id, config.metadata_url, config.cookie_secrets[0])
         self.coordination: CoordinationPlan = _coordination(config, self.server_sessions).connect(key)
         #: Every coordination call (locks, markers, results), errors mapped to 503.
-        self.shared = StoreOps(self.coordination.store)
+        self.shared = StoreOps(self.coordination.store, role="coordination")
         refresher = (
             SharedRefreshCoordinator(self.shared, self.records, clock=clock)
             if self.coordination.shared

@@ -23,6 +23,9 @@ What ends:
 
 The answer is a tiny HTML page (200, ``no-store``, no script) that the provider's page may
 frame.
+
+Each request is the span ``logto.frontchannel_logout`` (outcome ``ended``, ``refused`` or
+``error``; ``logto.sessions_ended``); the sessions it ends count in ``logto.sign_outs``.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import logging
 
 from starlette.types import Receive, Scope, Send
 
+from . import telemetry
 from ._http import query_params, request_cookies, send_response
 from .backchannel import end_indexed_sessions, sid_index_key
 from .core import LogtoCore
@@ -39,6 +43,8 @@ from .errors import InvalidRequest
 from .hooks import signed_out
 
 logger = logging.getLogger("logto_asgi")
+
+Headers = list[tuple[bytes, bytes]]
 
 MAX_PARAM_LENGTH = 512
 _PAGE = b"<!doctype html><html lang=en><meta charset=utf-8><title>Signed out</title></html>"
@@ -67,6 +73,25 @@ async def frontchannel_logout(core: LogtoCore, scope: Scope, receive: Receive, s
     if scope["method"] not in ("GET", "HEAD"):
         await send_response(send, 405, headers=[(b"allow", b"GET, HEAD")])
         return
+    with telemetry.span("logto.frontchannel_logout") as span:
+        try:
+            headers, ended = await _end_sessions(core, scope)
+        except InvalidRequest as exc:
+            span.outcome("refused", exc)
+            raise
+        span.outcome("ended")
+        span.set("logto.sessions_ended", ended)
+        if ended:
+            telemetry.count("logto.sign_outs", ended, reason="frontchannel")
+    await send_response(
+        send, 200, _PAGE, content_type=b"text/html; charset=utf-8", headers=[*_HEADERS, *headers]
+    )
+
+
+async def _end_sessions(core: LogtoCore, scope: Scope) -> tuple[Headers, int]:
+    """End what the request names; the headers that clear the browser's own session, and
+    how many sessions ended (as far as is known: cookie sessions ended by ``sid`` count
+    only for the browser whose cookie came along)."""
     query = query_params(scope)
     iss, sid = _param(query, "iss"), _param(query, "sid")
     metadata = await core.provider.metadata()
@@ -76,17 +101,19 @@ async def frontchannel_logout(core: LogtoCore, scope: Scope, receive: Receive, s
     cookies = request_cookies(scope)
     session = await core.backend.load(cookies) if core.backend.present(cookies) else None
     backend = core.server_sessions
+    ended: list[str] = []
+    fields = telemetry.log_fields("frontchannel_logout", "ended")
     if backend is not None:
-        ended = len(await end_indexed_sessions(core, backend, sid_index_key(sid), reason="frontchannel"))
-        logger.info("front-channel logout ended %d server-side session(s)", ended)
+        ended = await end_indexed_sessions(core, backend, sid_index_key(sid), reason="frontchannel")
+        logger.info("front-channel logout ended %d server-side session(s)", len(ended), **fields)
     elif await core.tokens.mark_sid_ended(sid):
-        logger.info("front-channel logout: the cookie sessions of that provider session end")
-    headers = []
+        logger.info("front-channel logout: the cookie sessions of that provider session end", **fields)
+    headers: Headers = []
+    own = False
     if session is not None and _same(session.claims.get("sid"), sid):
         await core.tokens.mark_ended(session.id)
         secure = core.jar.secure_for(scope, core.config.base_url)
         headers = await core.backend.delete(session, cookies, secure=secure)
         await signed_out(core.config.on_sign_out, session, "frontchannel")
-    await send_response(
-        send, 200, _PAGE, content_type=b"text/html; charset=utf-8", headers=[*_HEADERS, *headers]
-    )
+        own = session.id not in ended
+    return headers, len(ended) + own

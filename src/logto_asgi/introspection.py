@@ -203,6 +203,14 @@ class Introspector:
     def __len__(self) -> int:
         return len(self._cache)
 
+    def cached(self, token: str) -> bool:
+        """Whether ``answer(token)`` asks the provider nothing (a cached answer, or a token
+        refused at once)."""
+        if len(token) > MAX_OPAQUE_TOKEN_LENGTH or not _B64TOKEN.fullmatch(token):
+            return True
+        cached = self._cache.get(hashlib.sha256(token.encode("ascii")).hexdigest())
+        return cached is not None and cached[0] > self._clock()
+
     async def answer(self, token: str, metadata: ProviderMetadata) -> dict[str, Any]:
         """The provider's answer for ``token`` (cached; one request however many ask)."""
         if len(token) > MAX_OPAQUE_TOKEN_LENGTH or not _B64TOKEN.fullmatch(token):

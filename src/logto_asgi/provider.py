@@ -11,6 +11,10 @@ A failed discovery or JWKS fetch is remembered (``_backoff.Backoff``: 1 s, doubl
 ``retry_after``, and the provider is not asked. When a cached document is past its TTL
 and its re-fetch fails, the cached one is served on (stale-if-error), for at most
 ``STALE_IF_ERROR`` seconds past its TTL.
+
+Every request is the span ``logto.provider.request`` and counts in
+``logto.provider.requests`` (by endpoint and HTTP status, or ``unreachable`` /
+``timeout``) and ``logto.provider.duration``.
 """
 
 from __future__ import annotations
@@ -20,17 +24,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import anyio
 import httpx
 
-from . import protocol
+from . import protocol, telemetry
 from ._backoff import Backoff
 from ._version import __version__
 from .config import LogtoConfig
 from .discovery import Key, KeySet, ProviderMetadata, accepted_issuers, logto_issuer
 from .discovery import discovery_url as well_known_url
-from .errors import ConfigurationError, ProviderError, ProviderTimeout, ProviderUnavailable
+from .errors import ConfigurationError, LogtoError, ProviderError, ProviderTimeout, ProviderUnavailable
 from .protocol import ClientCredentials, ProviderReply, ProviderRequest
 
 __all__ = [
@@ -54,6 +59,14 @@ STALE_IF_ERROR = 86400.0
 REVOCATION_TIMEOUT = 5.0
 
 _T = TypeVar("_T")
+
+
+def _host(url: str) -> str:
+    """The host of ``url`` (``server.address``: never its path or query)."""
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +165,34 @@ class ProviderClient:
     async def send(self, request: ProviderRequest) -> ProviderReply:
         """Send one request; transport failures become ``ProviderUnavailable`` /
         ``ProviderTimeout``. Every status comes back: parsing is the caller's."""
+        observed: dict[str, telemetry.AttributeValue] = {
+            "logto.provider.endpoint": request.what,
+            "http.request.method": request.method,
+            "server.address": _host(request.url),
+        }
+        status = "cancelled"
+        started = time.perf_counter()
+        with telemetry.span("logto.provider.request", **observed) as span:
+            try:
+                reply = await self._send(request)
+            except ProviderError as exc:
+                status = "timeout" if isinstance(exc, ProviderTimeout) else "unreachable"
+                raise
+            except Exception:
+                status = "error"
+                raise
+            else:
+                status = str(reply.status)
+                span.set("http.response.status_code", reply.status)
+                span.outcome("ok" if reply.status < 400 else "error")
+            finally:
+                telemetry.count("logto.provider.requests", endpoint=request.what, status=status)
+                telemetry.record(
+                    "logto.provider.duration", time.perf_counter() - started, endpoint=request.what
+                )
+        return reply
+
+    async def _send(self, request: ProviderRequest) -> ProviderReply:
         auth: Any = httpx.BasicAuth(*request.basic_auth) if request.basic_auth else httpx.USE_CLIENT_DEFAULT
         try:
             response = await self._http.request(
@@ -217,6 +258,11 @@ class ProviderClient:
         self._keys, self._keys_at = keys, self._clock()
         return keys
 
+    def cached(self, *, keys: bool) -> bool:
+        """Whether discovery (and, with ``keys``, the JWKS) is fresh here: checking a token
+        then asks the provider nothing (unless its ``kid`` is new)."""
+        return self._fresh_metadata() is not None and (not keys or self._fresh_keys() is not None)
+
     def _fresh_keys(self) -> KeySet | None:
         keys = self._keys
         return keys if keys is not None and self._clock() - self._keys_at < JWKS_TTL else None
@@ -257,7 +303,9 @@ class ProviderClient:
                 and self._clock() - fetched_at >= JWKS_REFETCH_INTERVAL
                 and not self.jwks_backoff.remaining()
             ):
-                logger.info("unknown signing key; re-fetching the JWKS")
+                logger.info(
+                    "unknown signing key; re-fetching the JWKS", **telemetry.log_fields("provider", "refetch")
+                )
                 try:
                     await self._fetch_keys()
                 except ProviderError:
@@ -285,16 +333,28 @@ class ProviderClient:
 
     async def revoke(self, token: str, hint: str = "refresh_token") -> None:
         """Best-effort revocation: failures are logged (without the token) and ignored."""
-        try:
-            metadata = await self.metadata()
-            if not metadata.revocation_endpoint:
-                return
-            request = protocol.revocation_request(
-                metadata.revocation_endpoint, self._client_for(metadata), token, hint
-            )
-            with anyio.fail_after(min(self._settings.http_timeout, REVOCATION_TIMEOUT)):
-                reply = await self.send(request)
-            if reply.status != 200:
-                logger.warning("token revocation answered HTTP %s", reply.status)
-        except Exception as exc:  # sign-out must succeed even if revocation does not
-            logger.warning("token revocation failed: %s", type(exc).__name__)
+        with telemetry.span("logto.revocation") as span:
+            try:
+                metadata = await self.metadata()
+                if not metadata.revocation_endpoint:
+                    span.outcome("unsupported")
+                    return
+                request = protocol.revocation_request(
+                    metadata.revocation_endpoint, self._client_for(metadata), token, hint
+                )
+                with anyio.fail_after(min(self._settings.http_timeout, REVOCATION_TIMEOUT)):
+                    reply = await self.send(request)
+                if reply.status != 200:
+                    span.outcome("error")
+                    logger.warning(
+                        "token revocation answered HTTP %s",
+                        reply.status,
+                        **telemetry.log_fields("revocation", "error", f"http_{reply.status}"),
+                    )
+            except Exception as exc:  # sign-out must succeed even if revocation does not
+                span.outcome("error", exc if isinstance(exc, LogtoError) else None)
+                logger.warning(
+                    "token revocation failed: %s",
+                    type(exc).__name__,
+                    **telemetry.log_fields("revocation", "error", telemetry.error_label(exc)),
+                )

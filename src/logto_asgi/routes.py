@@ -1,4 +1,9 @@
-"""The action side: sign-in, callback and sign-out routes, as raw ASGI handlers."""
+"""The action side: sign-in, callback and sign-out routes, as raw ASGI handlers.
+
+Each route is a span (``logto.sign_in``, ``logto.callback``, ``logto.sign_out``) with its
+outcome; callbacks count in ``logto.sign_ins`` (and ``logto.callback.errors``), ended
+sessions in ``logto.sign_outs``.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ import anyio
 from starlette.types import Receive, Scope, Send
 
 from . import _json as strict_json
-from . import callback_checks, flows
+from . import callback_checks, flows, telemetry
 from ._crypto import InvalidToken, fingerprint
 from ._http import origin, query_params, redirect, request_cookies, send_response
 from .backchannel import backchannel_logout, index_session
@@ -20,7 +25,7 @@ from .core import LogtoCore
 from .error_hook import ErrorResponder
 from .errors import LogtoError, TransactionError
 from .frontchannel import frontchannel_logout
-from .hooks import SignInEvent, checked_sign_in, run_hook, signed_out
+from .hooks import SignInEvent, SignInRefused, checked_sign_in, run_hook, signed_out
 from .messages import SIGN_IN_CANCELLED, with_notice
 from .models import IdTokenClaims
 from .redirects import safe_return_to
@@ -47,6 +52,17 @@ class GoBack:
     """Where the user goes after a sign-in that did not complete but is no error."""
 
     location: str
+    #: ``cancelled`` or ``back_to_app`` (a silent sign-in the provider could not complete).
+    outcome: str = "back_to_app"
+    #: The provider's error code that sent the user back.
+    provider_error: str = ""
+
+
+def _callback_done(span: telemetry.SpanHandle, outcome: str, error: LogtoError | None = None) -> None:
+    span.outcome(outcome, error)
+    telemetry.count("logto.sign_ins", outcome=outcome)
+    if error is not None:
+        telemetry.count("logto.callback.errors", error_code=error.error)
 
 
 def _authorization_code(query: Mapping[str, str]) -> str:
@@ -96,16 +112,23 @@ class AuthRoutes:
     async def sign_in(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] not in ("GET", "HEAD"):
             return await self._method_not_allowed(send, b"GET, HEAD")
+        with telemetry.span("logto.sign_in") as span:
+            await self._sign_in(scope, receive, send, span)
+
+    async def _sign_in(self, scope: Scope, receive: Receive, send: Send, span: telemetry.SpanHandle) -> None:
         core, config = self.core, self.core.config
         query = query_params(scope)
         return_to = safe_return_to(query.get("return_to")) or config.post_sign_in_redirect
         extras = sign_in_extras(query)
+        span.set("logto.silent", extras.get("prompt") == "none")
         try:
             metadata = await core.provider.metadata()
         except LogtoError as exc:
             # During an outage the backoff has logged the failure once already.
             level = logging.INFO if exc.retry_after is not None else logging.WARNING
-            logger.log(level, "sign-in failed: %s", exc.description)
+            fields = telemetry.log_fields("sign_in", "error", exc.error)
+            logger.log(level, "sign-in failed: %s", exc.description, **fields)
+            span.outcome("error", exc)
             return await self._errors.respond(scope, receive, send, exc)
         now = int(core.clock())
         tx = Transaction(
@@ -132,6 +155,7 @@ class AuthRoutes:
         if tx.silent:
             # Once per browser session: a browser with this marker is not sent again.
             headers.append(core.jar.set_for_browser_session(marker_name(config), "1", secure=secure))
+        span.outcome("redirect")
         await redirect(send, url, headers=headers)
 
     # Callback --------------------------------------------------------------------------
@@ -139,6 +163,10 @@ class AuthRoutes:
     async def callback(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] not in ("GET", "HEAD"):
             return await self._method_not_allowed(send, b"GET, HEAD")
+        with telemetry.span("logto.callback") as span:
+            await self._callback(scope, receive, send, span)
+
+    async def _callback(self, scope: Scope, receive: Receive, send: Send, span: telemetry.SpanHandle) -> None:
         core, config = self.core, self.core.config
         query = query_params(scope)
         cookies = request_cookies(scope)
@@ -148,17 +176,26 @@ class AuthRoutes:
             tx = await self._callback_transaction(query, cookies, taken)
             if tx is None:
                 # Back button after a successful sign-in: nothing to do but go on.
+                _callback_done(span, "back_to_app")
                 return await redirect(send, config.post_sign_in_redirect, status=303, headers=taken.clear)
             if isinstance(tx, GoBack):
                 # Cancelled at the provider, or a silent sign-in without a session there.
+                span.set("logto.provider_error", telemetry.provider_error(tx.provider_error))
+                _callback_done(span, tx.outcome)
                 return await redirect(send, tx.location, status=303, headers=taken.clear)
             session, return_to = await self._sign_in_once(tx, _authorization_code(query), cookies)
             headers = await core.backend.save(session, cookies, now=core.clock(), secure=secure)
         except LogtoError as exc:
-            logger.warning("sign-in callback failed: %s: %s", exc.error, exc.description)
+            outcome = "refused" if isinstance(exc, SignInRefused) else "error"
+            fields = telemetry.log_fields("callback", outcome, exc.error)
+            logger.warning("sign-in callback failed: %s: %s", exc.error, exc.description, **fields)
+            _callback_done(span, outcome, exc)
             retry = (config.sign_in_path, "Sign in again")
             return await self._errors.respond(scope, receive, send, exc, headers=taken.clear, link=retry)
-        logger.info("signed in sub=%s", session.claims.get("sub"))
+        span.set("logto.session", fingerprint(session.id))
+        _callback_done(span, "signed_in")
+        fields = telemetry.log_fields("callback", "signed_in", session_id=session.id)
+        logger.info("signed in: session %s", fields["extra"]["logto_session"], **fields)
         await redirect(send, return_to, headers=[*taken.clear, *headers])
 
     async def _callback_transaction(
@@ -175,10 +212,13 @@ class AuthRoutes:
             # but show the error page.
             tx = taken.transaction
             if tx is not None and callback_checks.back_to_app(refusal, silent=tx.silent):
-                logger.info("sign-in not completed (%s): back to the app", refusal.provider_error)
                 # A silent attempt stays unnoticed; a cancelled one says so (a key, not words).
                 cancelled = refusal.provider_error == "access_denied" and not tx.silent
-                return GoBack(with_notice(tx.return_to, SIGN_IN_CANCELLED) if cancelled else tx.return_to)
+                outcome = "cancelled" if cancelled else "back_to_app"
+                fields = telemetry.log_fields("callback", outcome)
+                logger.info("sign-in not completed (%s): back to the app", refusal.provider_error, **fields)
+                location = with_notice(tx.return_to, SIGN_IN_CANCELLED) if cancelled else tx.return_to
+                return GoBack(location, outcome, refusal.provider_error)
             raise refusal
         if not taken.found:
             backend = self.core.backend
@@ -274,12 +314,19 @@ class AuthRoutes:
     async def sign_out(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] not in ("GET", "HEAD", "POST"):
             return await self._method_not_allowed(send, b"GET, HEAD, POST")
+        with telemetry.span("logto.sign_out") as span:
+            await self._sign_out(scope, receive, send, span)
+
+    async def _sign_out(self, scope: Scope, receive: Receive, send: Send, span: telemetry.SpanHandle) -> None:
         core, config = self.core, self.core.config
         cookies = request_cookies(scope)
         secure = core.jar.secure_for(scope, config.base_url)
         try:
             session = await core.backend.load(cookies) if core.backend.present(cookies) else None
+            if session is not None:
+                span.set("logto.session", fingerprint(session.id))
             if session is not None and not await self._sign_out_allowed(scope, receive, session):
+                span.outcome("confirm")
                 return await self._confirm_sign_out(scope, send, session)
             if session is not None:
                 # First the marker: a refresh still in flight (here or on another process)
@@ -287,15 +334,19 @@ class AuthRoutes:
                 await core.tokens.mark_ended(session.id)
             headers = await core.backend.delete(session, cookies, secure=secure)
         except LogtoError as exc:
+            span.outcome("error", exc)
             return await self._errors.respond(scope, receive, send, exc)
         location = config.post_sign_out_redirect
         if session is not None:
+            telemetry.count("logto.sign_outs", reason="sign_out")
             await signed_out(config.on_sign_out, session, "sign_out")
             newest = await core.tokens.refresher.settled(session)
             if newest.refresh_token:
                 await core.tokens.revoke(newest.refresh_token)
             location = await self._end_session_url(scope, session) or location
-            logger.info("signed out sub=%s", session.claims.get("sub"))
+            fields = telemetry.log_fields("sign_out", "signed_out", session_id=session.id)
+            logger.info("signed out: session %s", fields["extra"]["logto_session"], **fields)
+        span.outcome("signed_out")
         await redirect(send, location, status=303 if scope["method"] == "POST" else 302, headers=headers)
 
     async def _sign_out_allowed(self, scope: Scope, receive: Receive, session: Session) -> bool:
@@ -309,7 +360,8 @@ class AuthRoutes:
     async def _confirm_sign_out(self, scope: Scope, send: Send, session: Session) -> None:
         """Another site asked to sign the user out: ask the user (logout CSRF)."""
         config = self.core.config
-        logger.info("cross-site sign-out request: asking the user to confirm")
+        fields = telemetry.log_fields("sign_out", "confirm", session_id=session.id)
+        logger.info("cross-site sign-out request: asking the user to confirm", **fields)
         page = self._sign_out_guard.page(
             session.id, action=config.sign_out_path, cancel=config.post_sign_in_redirect
         )
@@ -324,7 +376,8 @@ class AuthRoutes:
             metadata = await self.core.provider.metadata()
         except LogtoError as exc:
             # The local session is gone either way; say so in the log, not to the user.
-            logger.warning("sign-out could not reach the provider: %s", exc.description)
+            fields = telemetry.log_fields("sign_out", "signed_out", exc.error, session.id)
+            logger.warning("sign-out could not reach the provider: %s", exc.description, **fields)
             return None
         return flows.end_session_url(
             metadata,

@@ -11,6 +11,7 @@ from typing import Any
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.types import Message, Scope
 
+from . import telemetry
 from ._cache import BoundedCache
 from ._http import parse_cookies
 from .cache_headers import vary_cookie
@@ -112,7 +113,11 @@ class _SessionWriteBack:
             return await self._headers()
         except LogtoError as exc:
             # Too late to change the answer; the next request will see the store's state.
-            logger.error("could not save the session: %s", exc.description)
+            logger.error(
+                "could not save the session: %s",
+                exc.description,
+                **telemetry.log_fields("store", "error", exc.error),
+            )
             return []
 
     async def _headers(self) -> Headers:

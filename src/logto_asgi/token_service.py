@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from . import protocol
+from . import protocol, telemetry
 from ._crypto import fingerprint
 from ._refresh import RefreshCoordinator
 from .config import LogtoConfig
@@ -133,7 +133,11 @@ class TokenService:
         try:
             return await self._shared.get(f"ended-sid:{fingerprint(sid)}") is not None
         except LogtoError as exc:
-            logger.warning("could not check for a front-channel logout: %s", exc.description)
+            logger.warning(
+                "could not check for a front-channel logout: %s",
+                exc.description,
+                **telemetry.log_fields("store", "error", exc.error),
+            )
             return False
 
     async def is_ended(self, session_id: str) -> bool:
@@ -147,7 +151,11 @@ class TokenService:
         try:
             return await self.is_ended(session_id)
         except LogtoError as exc:
-            logger.warning("could not check for a sign-out after a refresh: %s", exc.description)
+            logger.warning(
+                "could not check for a sign-out after a refresh: %s",
+                exc.description,
+                **telemetry.log_fields("store", "error", exc.error, session_id),
+            )
             return False
 
     # ID tokens and sessions -----------------------------------------------------------
@@ -156,25 +164,26 @@ class TokenService:
         self, id_token: str, *, nonce: str | None, expected_sub: str | None = None
     ) -> dict[str, Any]:
         """Signature and claims of an ID token; ``expected_sub`` for refreshed ones."""
-        metadata = await self.provider.metadata()
-        try:
-            claims = await verify_signature(id_token, self.provider)
-        except TokenValidationError as exc:
-            outage = _jwks_outage(self.provider, exc, "ID token")
-            if outage is None:
-                raise
-            raise outage from exc
-        check_id_token(
-            claims,
-            issuer=metadata.issuer,
-            client_id=self.config.app_id,
-            nonce=nonce,
-            now=self._clock(),
-            leeway=self.config.clock_skew,
-        )
-        if expected_sub is not None and claims.get("sub") != expected_sub:
-            raise TokenValidationError("the refreshed ID token is for another user", check="sub")
-        return claims
+        with telemetry.span("logto.id_token.validate"):
+            metadata = await self.provider.metadata()
+            try:
+                claims = await verify_signature(id_token, self.provider)
+            except TokenValidationError as exc:
+                outage = _jwks_outage(self.provider, exc, "ID token")
+                if outage is None:
+                    raise
+                raise outage from exc
+            check_id_token(
+                claims,
+                issuer=metadata.issuer,
+                client_id=self.config.app_id,
+                nonce=nonce,
+                now=self._clock(),
+                leeway=self.config.clock_skew,
+            )
+            if expected_sub is not None and claims.get("sub") != expected_sub:
+                raise TokenValidationError("the refreshed ID token is for another user", check="sub")
+            return claims
 
     def cached_token(self, tokens: TokenResponse, *, now: float) -> CachedToken:
         """Keep a token until shortly before it expires (``clock_skew``, at most half its
@@ -188,20 +197,21 @@ class TokenService:
     ) -> Session:
         """The authorization code for a new, validated session (``max_age``: the one the
         authorization request sent, so ``auth_time`` must be recent enough)."""
-        params = protocol.code_exchange_params(code=code, redirect_uri=redirect_uri, verifier=verifier)
-        body = await self.provider.token_request(params, what="code exchange")
-        now = self._clock()
-        tokens = parse_token_response(body, now=now)
-        if not tokens.id_token:
-            raise ProviderError("the token response has no id_token (was the openid scope granted?)")
-        claims = await self.validate_id_token(tokens.id_token, nonce=nonce)
-        if max_age is not None:
-            check_auth_time(claims, max_age=max_age, now=now, leeway=self.config.clock_skew)
-        metadata = await self.provider.metadata()
-        requested = self.config.sign_in_scopes(metadata.raw.get("scopes_supported"))
-        return self.new_session(
-            id_token=tokens.id_token, claims=claims, tokens=tokens, now=now, requested=requested
-        )
+        with telemetry.span("logto.code_exchange"):
+            params = protocol.code_exchange_params(code=code, redirect_uri=redirect_uri, verifier=verifier)
+            body = await self.provider.token_request(params, what="code exchange")
+            now = self._clock()
+            tokens = parse_token_response(body, now=now)
+            if not tokens.id_token:
+                raise ProviderError("the token response has no id_token (was the openid scope granted?)")
+            claims = await self.validate_id_token(tokens.id_token, nonce=nonce)
+            if max_age is not None:
+                check_auth_time(claims, max_age=max_age, now=now, leeway=self.config.clock_skew)
+            metadata = await self.provider.metadata()
+            requested = self.config.sign_in_scopes(metadata.raw.get("scopes_supported"))
+            return self.new_session(
+                id_token=tokens.id_token, claims=claims, tokens=tokens, now=now, requested=requested
+            )
 
     def new_session(
         self,
@@ -231,35 +241,52 @@ class TokenService:
         """The session after one refresh grant for ``resource`` / ``organization_id``,
         shared with every concurrent caller spending the same refresh token.
         ``SessionExpired`` when the session cannot be refreshed any more."""
-        refresh_token = session.refresh_token
-        if not refresh_token:
-            raise SessionExpired(
-                "the session has no refresh token (was offline_access granted?): sign in again"
-            )
+        observed = {"logto.resource": resource or "", "logto.session": fingerprint(session.id)}
+        with telemetry.span("logto.refresh", **observed) as span:
+            refresh_token = session.refresh_token
+            if not refresh_token:
+                raise SessionExpired(
+                    "the session has no refresh token (was offline_access granted?): sign in again"
+                )
+            key = token_key(resource, organization_id)
 
-        async def grant() -> Session:
-            params = protocol.refresh_params(
-                refresh_token, resource=resource, organization_id=organization_id
-            )
-            try:
-                body = await self.provider.token_request(params, what="token refresh")
-            except AuthorizationError as exc:
-                raise grant_error(exc, resource, organization_id) from exc
-            fresh = await self._refreshed(session, body, key)
-            if await self.ended_if_known(session.id):
-                # Signed out while the grant was in flight: the new token must not survive.
-                if fresh.refresh_token and fresh.refresh_token != refresh_token:
-                    await self.revoke(fresh.refresh_token)
-                raise SessionExpired("the session was signed out: sign in again")
-            return fresh
+            async def grant() -> Session:
+                with telemetry.span("logto.refresh.grant"):
+                    try:
+                        fresh = await self._grant(session, refresh_token, resource, organization_id, key)
+                    except Exception as exc:
+                        telemetry.count("logto.refresh.grants", outcome=telemetry.error_label(exc))
+                        raise
+                    telemetry.count("logto.refresh.grants", outcome="ok")
+                    return fresh
 
-        key = token_key(resource, organization_id)
+            def usable(result: Session) -> bool:
+                cached = result.access_tokens.get(key)
+                return cached is not None and cached.expires_at > self._clock()
 
-        def usable(result: Session) -> bool:
-            cached = result.access_tokens.get(key)
-            return cached is not None and cached.expires_at > self._clock()
+            return await self.refresher.refresh(refresh_token, grant, usable, span=span)
 
-        return await self.refresher.refresh(refresh_token, grant, usable)
+    async def _grant(
+        self,
+        session: Session,
+        refresh_token: str,
+        resource: str | None,
+        organization_id: str | None,
+        key: str,
+    ) -> Session:
+        """The one refresh grant sent for ``refresh_token`` (see ``refresh``)."""
+        params = protocol.refresh_params(refresh_token, resource=resource, organization_id=organization_id)
+        try:
+            body = await self.provider.token_request(params, what="token refresh")
+        except AuthorizationError as exc:
+            raise grant_error(exc, resource, organization_id) from exc
+        fresh = await self._refreshed(session, body, key)
+        if await self.ended_if_known(session.id):
+            # Signed out while the grant was in flight: the new token must not survive.
+            if fresh.refresh_token and fresh.refresh_token != refresh_token:
+                await self.revoke(fresh.refresh_token)
+            raise SessionExpired("the session was signed out: sign in again")
+        return fresh
 
     async def _refreshed(self, session: Session, body: dict[str, Any], key: str) -> Session:
         now = self._clock()
@@ -287,13 +314,19 @@ class TokenService:
             # The refresh token is already spent: keep its successor and the new access
             # token, and keep the previous ID token rather than lose the session over a
             # clock difference.
-            logger.warning("refreshed ID token failed the %r check; keeping the previous one", exc.check)
+            logger.warning(
+                "refreshed ID token failed the %r check; keeping the previous one",
+                exc.check,
+                **telemetry.log_fields("refresh", "kept_id_token", exc.error, session.id),
+            )
             return None
         except ProviderError as exc:
             # The JWKS cannot be fetched now: the same reasoning, the successor must not be
             # lost (replaying the spent refresh token would revoke the whole grant).
             logger.warning(
-                "could not check the refreshed ID token (%s); keeping the previous one", exc.description
+                "could not check the refreshed ID token (%s); keeping the previous one",
+                exc.description,
+                **telemetry.log_fields("refresh", "kept_id_token", exc.error, session.id),
             )
             return None
 
@@ -331,23 +364,24 @@ class TokenService:
 
     async def user_info(self, access_token: str, *, sub: object) -> UserInfo:
         """The userinfo endpoint's claims for ``access_token``, checked to be ``sub``'s."""
-        reply = await self.provider.userinfo(access_token)
-        if isinstance(reply, str):
-            metadata = await self.provider.metadata()
-            try:
-                data = await verify_signed_userinfo(
-                    reply, self.provider, issuer=metadata.issuer, client_id=self.config.app_id
-                )
-            except TokenValidationError as exc:
-                outage = _jwks_outage(self.provider, exc, "userinfo response")
-                if outage is None:
-                    raise
-                raise outage from exc
-        else:
-            data = reply
-        if data.get("sub") != sub:
-            raise TokenValidationError("the userinfo response is for another user", check="sub")
-        return UserInfo(data)
+        with telemetry.span("logto.userinfo"):
+            reply = await self.provider.userinfo(access_token)
+            if isinstance(reply, str):
+                metadata = await self.provider.metadata()
+                try:
+                    data = await verify_signed_userinfo(
+                        reply, self.provider, issuer=metadata.issuer, client_id=self.config.app_id
+                    )
+                except TokenValidationError as exc:
+                    outage = _jwks_outage(self.provider, exc, "userinfo response")
+                    if outage is None:
+                        raise
+                    raise outage from exc
+            else:
+                data = reply
+            if data.get("sub") != sub:
+                raise TokenValidationError("the userinfo response is for another user", check="sub")
+            return UserInfo(data)
 
     async def revoke(self, refresh_token: str) -> None:
         """Revoke a refresh token (best effort)."""
