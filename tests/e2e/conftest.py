@@ -18,23 +18,13 @@ from types import ModuleType
 
 import anyio
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, Route, ViewportSize, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, Route, async_playwright
 
+from support.chromium import CHROMIUM_ARGS, VIEWPORT
 from support.provider import OidcTestProvider, start_provider
 from support.server import listen, serve
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-VIEWPORT: ViewportSize = {"width": 1100, "height": 760}
 # The test users' pictures live on avatars.example.com; the browser gets this one instead.
 AVATAR_SVG = """<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 96 96">
 <defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1">

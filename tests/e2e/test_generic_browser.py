@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from playwright.async_api import BrowserContext, Frame, Page, Request, ViewportSize, async_playwright, expect
+from playwright.async_api import BrowserContext, Frame, Page, Request, async_playwright, expect
 from starlette.applications import Starlette
 from starlette.requests import Request as StarletteRequest
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -36,6 +36,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from logto_asgi import LogtoConfig, LogtoMiddleware, MemoryStore
+from support.chromium import CHROMIUM_ARGS, VIEWPORT
 from support.dot import PASSWORDS, DotProvider, start_dot_provider
 from support.provider import OidcTestProvider, start_provider
 from support.server import listen, serve
@@ -46,18 +47,6 @@ USERNAME = "alice"
 PASSWORD = PASSWORDS[USERNAME]
 FRONTCHANNEL_PATH = "/frontchannel-logout"
 COOKIE_NAME = "logto"
-#: As in conftest.py (the flags the e2e tests launch Debian's chromium with).
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-VIEWPORT: ViewportSize = {"width": 1100, "height": 760}
 
 
 # -- the app under test ----------------------------------------------------------------------
