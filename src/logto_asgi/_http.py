@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Scope, Send
 
 from .errors import InvalidRequest
 
@@ -177,29 +177,3 @@ async def redirect(
 
 def add_headers(message: Message, extra: list[tuple[bytes, bytes]]) -> None:
     message["headers"] = [*message.get("headers", ()), *extra]
-
-
-async def run_lifespan(
-    app: ASGIApp,
-    scope: Scope,
-    receive: Receive,
-    send: Send,
-    *,
-    on_startup: Callable[[], Awaitable[None]],
-    on_shutdown: Callable[[], Awaitable[None]],
-) -> None:
-    """Pass the lifespan conversation through, running our own startup before the app's
-    and our cleanup once the app has shut down."""
-
-    async def receive_wrapper() -> Message:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await on_startup()
-        return message
-
-    async def send_wrapper(message: Message) -> None:
-        if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
-            await on_shutdown()
-        await send(message)
-
-    await app(scope, receive_wrapper, send_wrapper)

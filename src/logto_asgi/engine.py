@@ -16,13 +16,16 @@ saying "no token") only fills an empty scope.
 from __future__ import annotations
 
 import contextvars
+import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from types import CoroutineType
 from typing import Any, Protocol, cast
 
+import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._http import add_headers, run_lifespan
+from ._http import add_headers
+from ._lifespan import run_lifespan
 from ._scope_keys import SESSION
 from .boundary import ERRORS_KEY, ErrorRenderer, refuse, render_error
 from .cache_headers import private_no_store, sets_cookie
@@ -38,6 +41,11 @@ _RANK = "logto_asgi.rank"
 _SESSION = SESSION
 _AUTHENTICATED = 2000
 _ANONYMOUS = 1000
+
+#: How long the first request waits for the startup of a server that sent no lifespan.
+FIRST_REQUEST_STARTUP_SECONDS = 5.0
+
+logger = logging.getLogger("logto_asgi")
 
 #: The scope of the request being served: ``current()`` reads its session context,
 #: ``current_auth()`` its identity.
@@ -144,6 +152,7 @@ class Engine:
         on_shutdown: Callable[[], Awaitable[None]],
         renderer: ErrorRenderer = render_error,
         on_error: ErrorHook | None = None,
+        startup_on_first_request: bool = False,
     ) -> None:
         self.app = app
         self._routes = dict(routes)
@@ -153,9 +162,14 @@ class Engine:
         self._on_shutdown = on_shutdown
         self._renderer = renderer
         self._errors = ErrorResponder(on_error, renderer)
+        # For apps served without any lifespan (Daphne never sends it): the first request
+        # runs the startup instead, unless a lifespan startup came first.
+        self._unstarted = startup_on_first_request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
+        if self._unstarted:
+            await self._start_on_first_request(kind)
         # Guards and framework handlers answer errors the way this engine would.
         scope.setdefault(ERRORS_KEY, self._errors)
         if kind != "websocket" and (kind != "http" or scope["path"] in self._routes):
@@ -191,10 +205,33 @@ class Engine:
             await self._serve_route(scope, receive, send)
         elif kind == "lifespan":
             await run_lifespan(
-                self.app, scope, receive, send, on_startup=self._on_startup, on_shutdown=self._on_shutdown
+                self.app,
+                scope,
+                receive,
+                send,
+                on_startup=self._lifespan_startup,
+                on_shutdown=self._on_shutdown,
             )
         else:
             await self.app(scope, receive, send)
+
+    async def _lifespan_startup(self) -> None:
+        self._unstarted = False
+        await self._on_startup()
+
+    async def _start_on_first_request(self, kind: str) -> None:
+        """Our startup, once, on the first request of a server that sent no lifespan:
+        that request waits for it, concurrent ones don't."""
+        if kind == "lifespan":
+            return
+        self._unstarted = False
+        with anyio.move_on_after(FIRST_REQUEST_STARTUP_SECONDS) as deadline:
+            await self._on_startup()
+        if deadline.cancelled_caught:
+            logger.warning(
+                "startup check: not done within %s s of the first request; carrying on",
+                FIRST_REQUEST_STARTUP_SECONDS,
+            )
 
     async def _serve_route(self, scope: Scope, receive: Receive, send: Send) -> None:
         """An action route inside the boundary: a ``LogtoError`` it did not answer itself

@@ -65,6 +65,7 @@ class LogtoMiddleware(Engine):
             on_shutdown=self.core.aclose,
             renderer=error_renderer,
             on_error=config.on_error,
+            startup_on_first_request=_may_lack_lifespan(app),
         )
         # Quart is wrapped as `app.asgi_app = LogtoMiddleware(app.asgi_app, ...)`: a bound method.
         install_framework_handler(getattr(app, "__self__", app), error_renderer)
@@ -78,6 +79,12 @@ class LogtoMiddleware(Engine):
             logger.log(_LEVELS[finding.level], "startup check: %s", finding.message)
         if report.ok:
             logger.info("logto-asgi ready: issuer %s", (await self.core.provider.metadata()).issuer)
+
+
+def _may_lack_lifespan(app: ASGIApp) -> bool:
+    """Django's and Channels' apps have no lifespan, and Daphne sends none: their first
+    request runs our startup check unless a lifespan startup came first."""
+    return type(app).__module__.startswith(("django.", "channels."))
 
 
 __all__ = ["LogtoMiddleware", "LogtoUser"]
