@@ -9,6 +9,7 @@ injected clock (recent refresh results), after which the entry is gone.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
@@ -22,7 +23,9 @@ class BoundedCache(Generic[K, V]):
     __slots__ = ("_entries", "_max", "get")
 
     def __init__(self, max_entries: int) -> None:
-        self._entries: dict[K, V] = {}
+        # An OrderedDict: evicting its oldest entry is O(1), where a plain dict's
+        # ``next(iter())`` walks past every slot freed by earlier evictions.
+        self._entries: OrderedDict[K, V] = OrderedDict()
         self._max = max_entries
         #: The value for a key, or ``None``: the dict's own ``get`` (this sits on hot paths).
         self.get: Callable[[K], V | None] = self._entries.get
@@ -34,7 +37,7 @@ class BoundedCache(Generic[K, V]):
         """Remember ``value``, evicting the oldest entry when full."""
         entries = self._entries
         if key not in entries and len(entries) >= self._max:
-            del entries[next(iter(entries))]
+            entries.popitem(last=False)
         entries[key] = value
 
     def pop(self, key: K) -> None:

@@ -39,9 +39,19 @@ def private_no_store(message: Message) -> None:
     message["headers"] = [*rest, (b"cache-control", value.encode("latin-1"))]
 
 
+_VARY_COOKIE = (b"vary", b"Cookie")
+
+
 def vary_cookie(message: Message) -> None:
     """``Vary: Cookie`` on ``message``, merged with the app's ``Vary`` (``*`` is kept)."""
     headers: Headers = list(message.get("headers", ()))
+    for name, _ in headers:
+        if name.lower() == b"vary":
+            break
+    else:  # the common case: the app sent no Vary of its own
+        headers.append(_VARY_COOKIE)
+        message["headers"] = headers
+        return
     values = [value.decode("latin-1") for name, value in headers if name.lower() == b"vary"]
     fields = [part.strip() for value in values for part in value.split(",") if part.strip()]
     if "*" in fields or any(field.lower() == "cookie" for field in fields):

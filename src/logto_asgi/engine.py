@@ -172,8 +172,8 @@ class Engine:
             await self._start_on_first_request(kind)
         # Guards and framework handlers answer errors the way this engine would.
         scope.setdefault(ERRORS_KEY, self._errors)
-        if kind != "websocket" and (kind != "http" or scope["path"] in self._routes):
-            await self._dispatch(scope, receive, send)
+        if kind != "http" or scope["path"] in self._routes:
+            await self._other(kind, scope, receive, send)
             return
         try:
             found = (
@@ -184,17 +184,50 @@ class Engine:
             # (no cast() call on the hot path: mypy cannot narrow by ``type(...) is``)
             write_back: WriteBack | None = await found if type(found) is CoroutineType else found  # type: ignore[assignment]
         except LogtoError as exc:
-            if kind == "http":
-                await self._errors.respond(scope, receive, send, exc)
-            else:
-                await refuse(scope, send, exc, self._renderer)
+            await self._errors.respond(scope, receive, send, exc)
+            return
+        token = current_scope.set(scope)
+        # The request itself, inline: one coroutine fewer per request on the hot path.
+        started = False
+
+        # Not a coroutine function: most messages go straight to send's own awaitable,
+        # which spares a coroutine per message on the path most requests take.
+        def send_wrapper(message: Message) -> Awaitable[None]:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                if write_back is not None:
+                    if write_back.pending():
+                        return _start_with_headers(message, write_back, send)
+                    write_back.decorate(message)
+            return send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except LogtoError as exc:
+            if started:
+                raise
+            await self._errors.respond(scope, receive, send_wrapper, exc)
+        finally:
+            current_scope.reset(token)
+
+    async def _other(self, kind: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """A websocket (identified like a request), or what ``_dispatch`` takes."""
+        if kind != "websocket":
+            await self._dispatch(scope, receive, send)
+            return
+        try:
+            await (
+                _authenticate(self._single, scope)
+                if self._single is not None
+                else self._authenticate_all(scope)
+            )
+        except LogtoError as exc:
+            await refuse(scope, send, exc, self._renderer)
             return
         token = current_scope.set(scope)
         try:
-            if kind == "http":
-                await self._serve_http(scope, receive, send, write_back)
-            else:
-                await self.app(scope, receive, send)
+            await self.app(scope, receive, send)
         finally:
             current_scope.reset(token)
 
@@ -249,30 +282,6 @@ class Engine:
             if started:
                 raise
             await self._errors.respond(scope, receive, send, exc)
-
-    async def _serve_http(
-        self, scope: Scope, receive: Receive, send: Send, write_back: WriteBack | None
-    ) -> None:
-        started = False
-
-        # Not a coroutine function: most messages go straight to send's own awaitable,
-        # which spares a coroutine per message on the path most requests take.
-        def send_wrapper(message: Message) -> Awaitable[None]:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                if write_back is not None:
-                    if write_back.pending():
-                        return _start_with_headers(message, write_back, send)
-                    write_back.decorate(message)
-            return send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        except LogtoError as exc:
-            if started:
-                raise
-            await self._errors.respond(scope, receive, send_wrapper, exc)
 
     async def _authenticate_all(self, scope: Scope) -> WriteBack | None:
         found = [await _authenticate(authenticator, scope) for authenticator in self._authenticators]

@@ -33,6 +33,8 @@ _PARSED_COOKIES_SIZE = 2048
 _PARSED_COOKIE_MAX = 16 * 1024
 #: Per-session request views kept (claims view, request.user, request.auth).
 _VIEWS_SIZE = 4096
+#: Cookie headers whose cookie session is known good, kept with the session and its view.
+_SEEN_SIZE = 2048
 
 
 class _FrozenCredentials(AuthCredentials):
@@ -53,6 +55,17 @@ class _SessionView:
     claims: IdTokenClaims
     user: LogtoUser
     auth: _FrozenCredentials
+
+
+#: A good cookie session as the seen-cookie cache keeps it: the session, its view, the cookies.
+_Seen = tuple[Session, _SessionView, dict[str, str]]
+
+
+def _new_view(session: Session) -> _SessionView:
+    claims = IdTokenClaims(session.claims)
+    # Starlette's convention: "authenticated" marks a signed-in request.
+    scopes = tuple(sorted({"authenticated", *session.scopes}))
+    return _SessionView(claims, LogtoUser(claims), _FrozenCredentials(scopes))
 
 
 class _Unavailable:
@@ -155,8 +168,20 @@ class SessionAuthenticator:
         self._check_sid = core.config.frontchannel_logout_path is not None and core.server_sessions is None
         self._parsed_cookies: BoundedCache[bytes, dict[str, str]] = BoundedCache(_PARSED_COOKIES_SIZE)
         self._views: BoundedCache[int, tuple[Session, _SessionView]] = BoundedCache(_VIEWS_SIZE)
+        self._idle = core.config.session_idle_timeout
+        # A cookie session is all in its cookie: a Cookie header that once gave a good
+        # session gives the same one again, so a browser's next request skips parsing,
+        # decryption and the view (expiry is still checked each time). Not for store
+        # sessions (the store decides) nor when a sign-out elsewhere must be looked up.
+        self._seen: BoundedCache[bytes, _Seen] | None = (
+            BoundedCache(_SEEN_SIZE)
+            if core.server_sessions is None and not self._check_ended and not self._check_sid
+            else None
+        )
 
-    def authenticate(self, scope: Scope) -> Coroutine[Any, Any, _SessionWriteBack | None] | None:
+    def authenticate(
+        self, scope: Scope
+    ) -> _SessionWriteBack | Coroutine[Any, Any, _SessionWriteBack | None] | None:
         raw: bytes | None = None
         for name, value in scope["headers"]:
             if name == b"cookie":
@@ -169,31 +194,45 @@ class SessionAuthenticator:
                 scope, self._anonymous_rank, ctx, _ANONYMOUS_USER, _NO_CREDENTIALS, None, session=ctx
             )
             return None
-        return self._authenticate_cookies(scope, self._parse_cookies(raw))
+        seen = self._seen.get(raw) if self._seen is not None else None
+        if seen is not None:
+            now = self.core.clock()
+            if not seen[0].is_expired(now=now, idle_timeout=self._idle):
+                return self._signed_in(scope, seen, now)
+        return self._authenticate_cookies(scope, raw)
 
     def _parse_cookies(self, raw: bytes) -> dict[str, str]:
         """The Cookie header as a dict, parsed once per distinct header (a signed-in
-        browser sends the same one until its session changes). Treated as read-only."""
+        browser sends the same one until its session changes). Treated as read-only.
+        With the seen-cookie cache, a good header is remembered there instead."""
         cookies = self._parsed_cookies.get(raw)
         if cookies is None:
             cookies = parse_cookies(raw.decode("latin-1"))
-            if len(raw) <= _PARSED_COOKIE_MAX:  # bounded memory, whatever clients send
+            if self._seen is None and len(raw) <= _PARSED_COOKIE_MAX:  # bounded memory
                 self._parsed_cookies.put(raw, cookies)
         return cookies
+
+    def _signed_in(self, scope: Scope, seen: _Seen, now: float) -> _SessionWriteBack:
+        """Offer the session's user; what to write back (a renewal, or a change later)."""
+        core = self.core
+        session, view, cookies = seen
+        ctx = LogtoContext(core, scope, session, user=view.claims)
+        claim_identity(scope, self._signed_in_rank, ctx, view.user, view.auth, view.claims, session=ctx)
+        renew = now - session.updated_at >= core.renew_after
+        return _SessionWriteBack(core, scope, ctx, cookies, stale=False, renew=renew, signed_in=True)
 
     def _view(self, session: Session) -> _SessionView:
         cached = self._views.get(id(session))
         if cached is not None and cached[0] is session:
             return cached[1]
-        claims = IdTokenClaims(session.claims)
-        # Starlette's convention: "authenticated" marks a signed-in request.
-        scopes = tuple(sorted({"authenticated", *session.scopes}))
-        view = _SessionView(claims, LogtoUser(claims), _FrozenCredentials(scopes))
-        self._views.put(id(session), (session, view))
+        view = _new_view(session)
+        if self._seen is None:  # (else the seen-cookie cache keeps it)
+            self._views.put(id(session), (session, view))
         return view
 
-    async def _authenticate_cookies(self, scope: Scope, cookies: dict[str, str]) -> _SessionWriteBack | None:
+    async def _authenticate_cookies(self, scope: Scope, raw: bytes) -> _SessionWriteBack | None:
         core = self.core
+        cookies = self._parse_cookies(raw)
         if not core.backend.present(cookies):
             ctx = LogtoContext(core, scope, None)
             claim_identity(
@@ -227,8 +266,7 @@ class SessionAuthenticator:
                 scope, self._anonymous_rank, ctx, _ANONYMOUS_USER, AuthCredentials(), None, session=ctx
             )
             return _SessionWriteBack(core, scope, ctx, cookies, stale=True, renew=False)
-        view = self._view(session)
-        ctx = LogtoContext(core, scope, session, user=view.claims)
-        claim_identity(scope, self._signed_in_rank, ctx, view.user, view.auth, view.claims, session=ctx)
-        renew = now - session.updated_at >= core.renew_after
-        return _SessionWriteBack(core, scope, ctx, cookies, stale=False, renew=renew, signed_in=True)
+        seen = (session, self._view(session), cookies)
+        if self._seen is not None and len(raw) <= _PARSED_COOKIE_MAX:  # bounded memory
+            self._seen.put(raw, seen)
+        return self._signed_in(scope, seen, now)

@@ -1,0 +1,73 @@
+"""The seen-cookie cache: a known-good Cookie header skips decoding, never the checks that change."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from starlette.types import Receive, Scope, Send
+
+from logto_asgi import LogtoConfig, LogtoMiddleware
+from logto_asgi.session_auth import _SEEN_SIZE
+from logto_asgi.testing import TestIssuer, signed_in_cookies
+
+pytestmark = pytest.mark.anyio
+
+
+async def whoami(scope: Scope, receive: Receive, send: Send) -> None:
+    user = scope["state"]["user"]
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": (user.sub if user else "anonymous").encode()})
+
+
+async def ask(app: LogtoMiddleware, cookie: bytes) -> str:
+    sent: list[bytes] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict[str, object]) -> None:
+        if message["type"] == "http.response.body":
+            sent.append(message["body"])  # type: ignore[arg-type]
+
+    headers = [(b"host", b"app.test"), (b"cookie", cookie)]
+    scope = {"type": "http", "path": "/", "method": "GET", "headers": headers, "query_string": b""}
+    await app(scope, receive, send)  # type: ignore[arg-type]
+    return b"".join(sent).decode()
+
+
+def header(config: LogtoConfig, sub: str) -> bytes:
+    cookies = signed_in_cookies(config, claims={"sub": sub})
+    return "; ".join(f"{name}={value}" for name, value in cookies.items()).encode()
+
+
+async def test_a_seen_cookie_still_expires() -> None:
+    """The second request is served from the cache, and the session's end still applies."""
+    now = [1_000_000.0]
+    issuer = TestIssuer()
+    config = issuer.config(session_max_age=3600, session_idle_timeout=1800)
+    app = LogtoMiddleware(whoami, config=config, clock=lambda: now[0])
+    # signed_in_cookies stamps the session with the wall clock: follow it.
+    now[0] = time.time()
+    cookie = header(config, "alice")
+    assert await ask(app, cookie) == "alice"
+    assert await ask(app, cookie) == "alice"
+    now[0] += 1801  # idle for longer than the idle timeout
+    assert await ask(app, cookie) == "anonymous"
+
+
+async def test_the_cache_is_bounded_and_not_used_for_store_sessions() -> None:
+    """More distinct headers than it holds: it stays at its bound; tampered ones are never kept."""
+    config = TestIssuer().config()
+    app = LogtoMiddleware(whoami, config=config)
+    authenticator = app._single
+    seen = authenticator._seen  # type: ignore[union-attr]
+    assert seen is not None
+    good = header(config, "bob")
+    assert await ask(app, good[:-4] + b"AAAA") == "anonymous"
+    assert len(seen) == 0
+    for i in range(_SEEN_SIZE + 10):
+        assert await ask(app, header(config, f"user-{i}")) == f"user-{i}"
+    assert len(seen) == _SEEN_SIZE
+    ended = LogtoMiddleware(whoami, config=TestIssuer().config(check_ended_sessions=True))
+    assert ended._single._seen is None  # type: ignore[union-attr]
