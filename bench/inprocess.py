@@ -103,6 +103,24 @@ def asgi_batch(
     return run
 
 
+def rotating_batch(app: ASGIApp, cookies: list[bytes], host: Headers, *, path: str = "/me") -> Batch:
+    """A batch of raw ASGI calls, each with the next of ``cookies`` (round and round):
+    every call a first sight once there are more cookies than a cache holds."""
+    templates = [http_scope(path, [*host, (b"cookie", cookie)]) for cookie in cookies]
+    position = 0
+
+    async def run(n: int) -> Timing:
+        nonlocal position
+        receive, send, count = _receive, _send, len(templates)
+        wall, cpu = time.perf_counter(), time.thread_time()
+        for _ in range(n):
+            await app(templates[position].copy(), receive, send)
+            position = (position + 1) % count
+        return (time.perf_counter() - wall) / n, (time.thread_time() - cpu) / n
+
+    return run
+
+
 def awaitable_batch(call: Callable[[], Awaitable[object]]) -> Batch:
     """A batch of ``n`` awaits of ``call()`` (a raw client call, say)."""
 

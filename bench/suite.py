@@ -94,6 +94,7 @@ async def main(argv: list[str] | None = None) -> Report:
         large = await sign_in_logto(
             provider, scopes=list(LARGE_SCOPES), resources=[SHOPPING, STORE], tokens=LARGE_TOKENS
         )
+        first = await sign_in_logto(provider)
         memory = await sign_in_logto(provider, store=MemoryStore())
         redis_store = RedisStore(url=redis.url)
         in_redis = await sign_in_logto(provider, store=redis_store)
@@ -105,7 +106,9 @@ async def main(argv: list[str] | None = None) -> Report:
         sub = await _sub(typical)
         try:
             _step(f"1. in-process ({settings.rounds} rounds)", t0)
-            apps = costs.Apps(typical, large, memory, in_redis, baseline, redis_store.client, redis_key, sub)
+            apps = costs.Apps(
+                first, typical, large, memory, in_redis, baseline, redis_store.client, redis_key, sub
+            )
             await costs.run(report, apps, rounds=settings.rounds)
             _step(f"6. opentelemetry ({settings.otel_repeats} processes per state)", t0)
             otel.run(
