@@ -135,12 +135,14 @@ async def main(argv: list[str] | None = None) -> Report:
             _step("5. concurrency", t0)
             await storm.run(report, provider, repeats=settings.storm_repeats)
             _step("2. throughput (uvicorn + wrk)", t0)
-            throughput.run(
-                report,
-                _servers(typical, baseline, sub),
-                rounds=settings.wrk_rounds,
-                seconds=settings.wrk_seconds,
-            )
+            for workers in (1, 4):  # 4: several processes, the default coordination in place
+                throughput.run(
+                    report,
+                    _servers(typical, baseline, sub),
+                    rounds=settings.wrk_rounds,
+                    seconds=settings.wrk_seconds,
+                    workers=workers,
+                )
         finally:
             for signed in (typical, large, memory, in_redis):
                 await signed.harness.aclose()
