@@ -8,6 +8,8 @@
 #   make fuzz      coverage-guided fuzzing, FUZZ_SECONDS per target (tools/fuzz.py; FUZZ_ARGS=...)
 #   make bench     the benchmark suite (bench/): one table, also bench/results/latest.json
 #   make docs      the MkDocs site in site/ (mkdocs build --strict: warnings fail)
+#   make package   sdist + wheel, twine check, the wheel in a clean venv with runtime deps only
+#                  (tools/package_check.py; PACKAGE_ARGS="--outdir dist" keeps the files)
 #   make demo      the test provider + an example app on http://localhost:3000
 #                  (APP=starlette by default: examples/$(APP)_app.py, its `app`)
 #   make clean     remove everything the targets above generated (.venv included)
@@ -23,6 +25,7 @@ APP ?= starlette
 PYTEST_ARGS ?=
 FUZZ_SECONDS ?= 60
 FUZZ_ARGS ?=
+PACKAGE_ARGS ?=
 
 # Stamps live in the venv, so deleting .venv redoes everything.
 PY_STAMP := $(VENV)/.stamp-python
@@ -35,10 +38,10 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PIP_NO_INPUT := 1
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: help install system-deps test lint mutants fuzz docs bench demo clean
+.PHONY: help install system-deps test lint mutants fuzz docs package bench demo clean
 
 help:
-	@echo "make install | test | lint | mutants | fuzz [FUZZ_SECONDS=60] | docs | bench | demo [APP=starlette|fastapi|quart] | clean"
+	@echo "make install | test | lint | mutants | fuzz [FUZZ_SECONDS=60] | docs | package | bench | demo [APP=starlette|fastapi|quart] | clean"
 
 install: $(PY_STAMP) $(NPM_STAMP) system-deps
 
@@ -95,6 +98,11 @@ $(DOCS_STAMP): $(PY_STAMP)
 
 docs: $(DOCS_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
+# What PyPI would get: build, twine check --strict, the wheel installed into a clean venv
+# (outside the repository) with its runtime dependencies only, imported and run; sizes.
+package: $(PY_STAMP)
+	$(PY) tools/package_check.py $(PACKAGE_ARGS)
 
 # The benchmark (bench/): needs what the tests need (venv, the npm test provider,
 # redis-server) but not chromium, plus wrk and the bench dependency group.

@@ -29,7 +29,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 import httpx
 import uvicorn
@@ -96,15 +96,18 @@ def serve(
     *,
     lifespan: Literal["on", "auto", "off"] = "on",
     timeout: float = START_TIMEOUT,
+    options: Mapping[str, Any] | None = None,
 ) -> Iterator[str]:
     """Serves ``app`` with uvicorn in a background thread and yields its base URL.
 
-    Without ``listener`` a fresh one is bound. Returns once uvicorn has run the lifespan
-    startup and listens; raises :class:`ServerStartError` when it cannot start. On exit,
-    uvicorn shuts down gracefully (lifespan shutdown included) and the thread is joined.
+    Without ``listener`` a fresh one is bound. ``options`` go to ``uvicorn.Config`` as well
+    (``proxy_headers``, ``forwarded_allow_ips``, ``root_path``...). Returns once uvicorn has
+    run the lifespan startup and listens; raises :class:`ServerStartError` when it cannot
+    start. On exit, uvicorn shuts down gracefully (lifespan shutdown included) and the
+    thread is joined.
     """
     if listener is None:
-        with listen() as fresh, serve(app, fresh, lifespan=lifespan, timeout=timeout) as url:
+        with listen() as fresh, serve(app, fresh, lifespan=lifespan, timeout=timeout, options=options) as url:
             yield url
         return
 
@@ -115,6 +118,7 @@ def serve(
         loop="asyncio",
         ws="none",  # nothing here needs websockets; spares importing the websockets package
         timeout_graceful_shutdown=5,
+        **(options or {}),
     )
     server = uvicorn.Server(config)
     failure: list[BaseException] = []
