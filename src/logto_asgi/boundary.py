@@ -14,6 +14,7 @@ before they reach us, through each framework's documented hook.
 from __future__ import annotations
 
 import html
+import importlib
 import json
 import math
 import re
@@ -333,15 +334,23 @@ def str_headers(headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
 
 def install_framework_handler(app: Any, renderer: ErrorRenderer = render_error) -> None:
     """Let a ``LogtoError`` raised in a handler become its own response inside Starlette
-    (FastAPI) and Quart, which would otherwise answer 500 before it reaches us. Uses the
-    documented hooks: ``Starlette.add_exception_handler``, ``Quart.register_error_handler``.
-    Other apps need nothing: the error reaches the middleware's boundary."""
+    (FastAPI), Quart, Litestar and Falcon, which would otherwise answer 500 before it
+    reaches us. Uses the documented hooks: ``Starlette.add_exception_handler``,
+    ``Quart.register_error_handler``, Litestar's ``exception_handlers``, Falcon's
+    ``add_error_handler`` (``logto_asgi.litestar``, ``logto_asgi.falcon``). Other apps
+    need nothing: the error reaches the middleware's boundary."""
     starlette_apps = sys.modules.get("starlette.applications")
     quart = sys.modules.get("quart")
+    litestar = sys.modules.get("litestar")
+    falcon_asgi = sys.modules.get("falcon.asgi")
     if starlette_apps is not None and isinstance(app, starlette_apps.Starlette):
         _install_starlette(app, renderer)
     elif quart is not None and isinstance(app, quart.Quart):
         _install_quart(app, quart, renderer)
+    elif litestar is not None and isinstance(app, litestar.Litestar):
+        importlib.import_module("logto_asgi.litestar").install(app, renderer)
+    elif falcon_asgi is not None and isinstance(app, falcon_asgi.App):
+        importlib.import_module("logto_asgi.falcon").install(app, renderer)
 
 
 def _install_starlette(app: Any, renderer: ErrorRenderer) -> None:

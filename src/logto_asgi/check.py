@@ -1,11 +1,14 @@
 """A self-check of a configuration against its provider, in plain words.
 
-``python -m logto_asgi check`` runs it from the command line (reading ``LOGTO_*``
-variables or options); the middleware runs the same checks at startup and logs them.
+``python -m logto_asgi check`` runs it from the command line (on the configuration of an
+app's middleware with ``--app``, else reading ``LOGTO_*`` variables or options); the
+middleware runs the same checks at startup and logs them. ``check_client`` adds the
+questions about the app's own registration that only the command asks.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -80,6 +83,26 @@ async def run_checks(
     finally:
         if own:
             await client.aclose()
+
+
+async def run_bearer_checks(
+    provider: ProviderClient, audiences: Sequence[str], *, organization_tokens: bool = False
+) -> Report:
+    """What a ``BearerAuthMiddleware`` needs: discovery, usable signing keys, and the
+    tokens it accepts."""
+    report = Report()
+    try:
+        metadata = await provider.metadata()
+    except LogtoError as exc:
+        report.add("error", f"discovery failed: {exc.description}")
+        return report
+    report.add("ok", f"discovery answered; issuer {metadata.issuer}")
+    await _check_keys(report, provider, metadata)
+    if audiences:
+        report.add("ok", f"access tokens are accepted for the audience(s): {', '.join(audiences)}")
+    if organization_tokens:
+        report.add("ok", "organization tokens of this issuer are accepted")
+    return report
 
 
 def _key_algorithm(key: Any) -> str:
