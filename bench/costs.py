@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -160,7 +162,7 @@ async def run(report: Report, apps: Apps, *, rounds: int) -> None:
         report.row(SECTION, NAMES[case.name], value, "µs", note)
 
     _targets(report, us)
-    _cache_sizes(report, first_app, len(distinct["cookie_first"]))
+    await _cache_sizes(report, first_app, [cookie for cookie, _ in distinct["cookie_first"]])
 
 
 def _targets(report: Report, us: dict[str, float]) -> None:
@@ -202,8 +204,10 @@ def _targets(report: Report, us: dict[str, float]) -> None:
     )
 
 
-def _cache_sizes(report: Report, app: Any, distinct: int) -> None:
-    """Every per-process cache of the app that served the distinct cookies, at its peak."""
+async def _cache_sizes(report: Report, app: Any, cookies: list[bytes]) -> None:
+    """Every per-process cache of the app that served the distinct cookies, at its peak,
+    and the memory they hold then (tracemalloc, while refilled from empty)."""
+    distinct = len(cookies)
     authenticator = app._single
     caches = {
         "seen Cookie headers (session_auth)": authenticator._seen,
@@ -218,3 +222,18 @@ def _cache_sizes(report: Report, app: Any, distinct: int) -> None:
         bound = "off" if cache is None else f"bound {cache._max:,}"
         report.row(SECTION, f"  peak entries after {distinct:,} distinct: {name}", entries, "", bound)
     report.data["cache_peak_entries"] = sizes
+    for cache in caches.values():
+        if cache is not None:
+            cache._entries.clear()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for cookie in cookies:
+            await call_once(app, "/me", _with_cookie(cookie))
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    report.row(SECTION, "  memory those caches hold at their peak", held / 1e6, "MB", "tracemalloc")
+    report.data["cache_peak_bytes"] = held
