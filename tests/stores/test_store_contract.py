@@ -14,11 +14,13 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import anyio
 import pytest
 
 from logto_asgi import ConfigurationError, LogtoConfig, MemoryStore, SessionStore
+from logto_asgi._hoststore import HostStore
 from logto_asgi.sessions._ops import StoreOps
 from logto_asgi.sessions.postgres import PostgresStore
 from logto_asgi.sessions.redis import RedisStore
@@ -79,10 +81,11 @@ def clock() -> Clock:
         "memory",
         pytest.param("redis", marks=pytest.mark.redis),
         pytest.param("postgres", marks=pytest.mark.postgres),
+        "host",
         "user",
     ]
 )
-async def store(request: pytest.FixtureRequest, clock: Clock) -> AsyncIterator[SessionStore]:
+async def store(request: pytest.FixtureRequest, clock: Clock, tmp_path: Path) -> AsyncIterator[SessionStore]:
     """Each store under test, empty."""
     if request.param == "memory":
         yield MemoryStore(clock=clock)
@@ -102,6 +105,12 @@ async def store(request: pytest.FixtureRequest, clock: Clock) -> AsyncIterator[S
             yield postgres
         finally:
             await postgres.aclose()
+    elif request.param == "host":
+        host = HostStore(tmp_path / "host" / "store.db", clock=clock)
+        try:
+            yield host
+        finally:
+            await host.aclose()
     else:
         yield DictStore(clock=clock)
 
