@@ -75,6 +75,14 @@ TARGETS: list[tuple[str, tuple[str, ...] | None]] = [
     ("introspection.py", None),
     ("signed_userinfo.py", None),
     ("frontchannel.py", None),
+    (
+        "session_auth.py",
+        (
+            "SessionAuthenticator.__init__",
+            "SessionAuthenticator.authenticate",
+            "SessionAuthenticator._authenticate_cookies",
+        ),
+    ),
 ]
 #: Fast tests that need neither Redis nor the npm provider (but tests/hostile's log test).
 DEFAULT_TESTS = ("tests/unit", "tests/hostile")
@@ -92,6 +100,12 @@ MODULE_TESTS: dict[str, tuple[str, ...]] = {
     "bearer.py": (*DEFAULT_TESTS, "tests/guards"),
     "callback_checks.py": (*DEFAULT_TESTS, "tests/flows/test_callback_query.py"),
     "frontchannel.py": ("tests/stores/test_frontchannel.py",),
+    "session_auth.py": (
+        *DEFAULT_TESTS,
+        "tests/flows/test_sign_in_journey.py",
+        "tests/stores/test_frontchannel.py",
+        "tests/stores/test_server_side_flows.py",
+    ),
     "guard_rules.py": (*DEFAULT_TESTS, "tests/guards"),
     "hooks.py": ("tests/flows/test_hooks.py",),
     "sign_in_options.py": ("tests/unit/test_sign_in_options.py", "tests/flows/test_sign_in_requests.py"),

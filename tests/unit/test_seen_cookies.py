@@ -8,7 +8,7 @@ import pytest
 from starlette.types import Receive, Scope, Send
 
 from logto_asgi import LogtoConfig, LogtoMiddleware
-from logto_asgi.session_auth import _SEEN_SIZE
+from logto_asgi.session_auth import _PARSED_COOKIE_MAX, _SEEN_SIZE
 from logto_asgi.testing import TestIssuer, signed_in_cookies
 
 pytestmark = pytest.mark.anyio
@@ -71,3 +71,18 @@ async def test_the_cache_is_bounded_and_not_used_for_store_sessions() -> None:
     assert len(seen) == _SEEN_SIZE
     ended = LogtoMiddleware(whoami, config=TestIssuer().config(check_ended_sessions=True))
     assert ended._single._seen is None  # type: ignore[union-attr]
+
+
+async def test_headers_up_to_16_kib_are_remembered_and_longer_ones_are_not() -> None:
+    """The bound is on the header's bytes: exactly 16 KiB is kept, one byte more is not (still served)."""
+    config = TestIssuer().config()
+    app = LogtoMiddleware(whoami, config=config)
+    seen = app._single._seen  # type: ignore[union-attr]
+    assert seen is not None
+    good = header(config, "carol")
+    for extra, kept in ((0, 1), (1, 0)):
+        seen._entries.clear()
+        padding = b"; pad=" + b"x" * (_PARSED_COOKIE_MAX + extra - len(good) - len(b"; pad="))
+        assert len(good + padding) == _PARSED_COOKIE_MAX + extra
+        assert await ask(app, good + padding) == "carol"
+        assert len(seen) == kept
