@@ -146,6 +146,10 @@ class LogtoConfig:
             self._set("endpoint", _check_url("endpoint", self.endpoint))
         if self.base_url is not None:
             self._set("base_url", _check_url("base_url", self.base_url))
+            if urlsplit(self.base_url).path:  # (trailing slash already gone)
+                raise ConfigurationError(
+                    "base_url", "must be the app's origin, without a path: behind a prefix, prefix the paths"
+                )
         if self.discovery_url is not None:
             _check_url("discovery_url", self.discovery_url)
         if self.issuer is not None:

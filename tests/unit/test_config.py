@@ -26,6 +26,7 @@ GOOD: dict[str, Any] = {
         ({"endpoint": "ftp://tenant.logto.app"}, "endpoint"),
         ({"endpoint": "https://tenant.logto.app/?x=1"}, "endpoint"),
         ({"base_url": "localhost:3000"}, "base_url"),
+        ({"base_url": "https://shop.example.com/app"}, "base_url"),
         ({"cookie_samesite": "sideways"}, "cookie_samesite"),
         ({"cookie_samesite": "none", "cookie_secure": False}, "cookie_secure"),
         ({"app_id": ""}, "app_id"),
@@ -138,6 +139,14 @@ def test_same_origin_redirects_are_accepted(field: str, value: str) -> None:
     """Same-origin paths, and absolute URLs on base_url's origin, are fine."""
     config = LogtoConfig(**{**GOOD, "base_url": "https://app.example.com", field: value})
     assert getattr(config, field) == value
+
+
+def test_base_url_may_end_with_a_slash() -> None:
+    """An origin with a trailing slash is the origin (the slash is dropped), not a path."""
+    assert (
+        LogtoConfig(**{**GOOD, "base_url": "https://shop.example.com/"}).base_url
+        == "https://shop.example.com"
+    )
 
 
 def test_an_absolute_redirect_needs_base_url() -> None:
