@@ -53,3 +53,33 @@ class Answer:
 def answer(response: httpx.Response) -> Answer:
     headers = sorted((k.lower(), v) for k, v in response.headers.multi_items() if k.lower() not in _VOLATILE)
     return Answer(response.status_code, tuple(headers), response.content)
+
+
+async def check_signed_out_401(client: httpx.AsyncClient, origin: str, accept: dict[str, str]) -> None:
+    """``/me?tab=1`` signed out: the boundary's very 401 (JSON for APIs, the page for browsers)."""
+    response = await client.get(f"{origin}/me?tab=1", headers=accept)
+    reference = await client.get(f"{origin}/me?tab=1", headers={**accept, **REFERENCE})
+    assert answer(response) == answer(reference)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.headers["cache-control"] == NO_STORE
+    if accept:
+        assert response.json()["error"] == "not_authenticated"
+        assert response.json()["sign_in_url"] == "/sign-in?return_to=%2Fme%3Ftab%3D1"
+    else:
+        assert response.headers["content-type"].startswith("text/html")
+        assert 'href="/sign-in?return_to=%2Fme%3Ftab%3D1"' in response.text
+
+
+async def check_signed_in_refusals(client: httpx.AsyncClient, origin: str, org_path: str) -> None:
+    """Signed in: ``/me`` answers; ``/admin`` (ADMIN_SCOPE) is a 403 with its challenge; the
+    organization route (``org_path`` with ``{org}``) 403 ``access_denied`` for a stranger's."""
+    assert (await client.get(f"{origin}/me", headers=JSON)).json() == {"sub": "user-alice"}
+    refused = await client.get(f"{origin}/admin", headers=JSON)
+    assert refused.status_code == 403
+    assert refused.headers["www-authenticate"] == f'Bearer error="insufficient_scope", scope="{ADMIN_SCOPE}"'
+    assert refused.json()["error"] == "insufficient_scope"
+    stranger = await client.get(origin + org_path.format(org="org-initech"), headers=JSON)
+    assert stranger.status_code == 403
+    assert stranger.json()["error"] == "access_denied"
+    assert (await client.get(origin + org_path.format(org="org-acme"), headers=JSON)).json() == {"parts": 3}

@@ -16,7 +16,14 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp
 
 from docs.markdown import ROOT, page_blocks
-from frameworks.error_answers import ADMIN_SCOPE, JSON, NO_STORE, REFERENCE, answer, beside_reference
+from frameworks.error_answers import (
+    ADMIN_SCOPE,
+    JSON,
+    NO_STORE,
+    beside_reference,
+    check_signed_in_refusals,
+    check_signed_out_401,
+)
 from logto_asgi import InsufficientScope, LogtoError, LogtoMiddleware, get_context
 from logto_asgi.falcon import ErrorHandler, error_handler, logto_error_handler
 from quickstarts.quickstart import load_app
@@ -144,18 +151,7 @@ async def test_signed_out_is_the_boundarys_401(provider: OidcTestProvider, accep
     """require_user() signed out: the boundary's very 401 (JSON for APIs, the page for browsers)."""
     harness = await harness_for(provider, with_handler())
     try:
-        response = await harness.client.get(f"{APP_ORIGIN}/me?tab=1", headers=accept)
-        reference = await harness.client.get(f"{APP_ORIGIN}/me?tab=1", headers={**accept, **REFERENCE})
-        assert answer(response) == answer(reference)
-        assert response.status_code == 401
-        assert response.headers["www-authenticate"] == "Bearer"
-        assert response.headers["cache-control"] == NO_STORE
-        if accept:
-            assert response.json()["error"] == "not_authenticated"
-            assert response.json()["sign_in_url"] == "/sign-in?return_to=%2Fme%3Ftab%3D1"
-        else:
-            assert response.headers["content-type"].startswith("text/html")
-            assert 'href="/sign-in?return_to=%2Fme%3Ftab%3D1"' in response.text
+        await check_signed_out_401(harness.client, APP_ORIGIN, dict(accept))
     finally:
         await harness.aclose()
 
@@ -165,17 +161,7 @@ async def test_signed_in_refusals_are_403s(provider: OidcTestProvider) -> None:
     harness = await harness_for(provider, with_handler())
     try:
         await harness.sign_in("alice")
-        assert (await harness.client.get(f"{APP_ORIGIN}/me", headers=JSON)).json() == {"sub": "user-alice"}
-        refused = await harness.client.get(f"{APP_ORIGIN}/admin", headers=JSON)
-        assert refused.status_code == 403
-        assert (
-            refused.headers["www-authenticate"] == f'Bearer error="insufficient_scope", scope="{ADMIN_SCOPE}"'
-        )
-        assert refused.json()["error"] == "insufficient_scope"
-        stranger = await harness.client.get(f"{APP_ORIGIN}/orgs/org-initech", headers=JSON)
-        assert stranger.status_code == 403
-        assert stranger.json()["error"] == "access_denied"
-        assert (await harness.client.get(f"{APP_ORIGIN}/orgs/org-acme", headers=JSON)).json() == {"parts": 3}
+        await check_signed_in_refusals(harness.client, APP_ORIGIN, "/orgs/{org}")
     finally:
         await harness.aclose()
 
