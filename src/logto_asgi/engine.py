@@ -212,10 +212,25 @@ class Engine:
             current_scope.reset(token)
 
     async def _other(self, kind: str, scope: Scope, receive: Receive, send: Send) -> None:
-        """A websocket (identified like a request), or what ``_dispatch`` takes."""
-        if kind != "websocket":
-            await self._dispatch(scope, receive, send)
-            return
+        """An action route, lifespan, a websocket (identified like a request), or a scope
+        type we pass straight through."""
+        if kind == "http":
+            await self._serve_route(scope, receive, send)
+        elif kind == "lifespan":
+            await run_lifespan(
+                self.app,
+                scope,
+                receive,
+                send,
+                on_startup=self._lifespan_startup,
+                on_shutdown=self._on_shutdown,
+            )
+        elif kind == "websocket":
+            await self._serve_websocket(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _serve_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await (
                 _authenticate(self._single, scope)
@@ -230,23 +245,6 @@ class Engine:
             await self.app(scope, receive, send)
         finally:
             current_scope.reset(token)
-
-    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """An action route, lifespan, or a scope type we pass straight through."""
-        kind = scope["type"]
-        if kind == "http":
-            await self._serve_route(scope, receive, send)
-        elif kind == "lifespan":
-            await run_lifespan(
-                self.app,
-                scope,
-                receive,
-                send,
-                on_startup=self._lifespan_startup,
-                on_shutdown=self._on_shutdown,
-            )
-        else:
-            await self.app(scope, receive, send)
 
     async def _lifespan_startup(self) -> None:
         self._unstarted = False
