@@ -22,8 +22,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from . import _speedups
+
 _SALT = b"logto-asgi/v1"
-_B64_DECODE = bytes.maketrans(b"-_", b"+/")
 _B64URL_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
@@ -41,7 +42,7 @@ def b64url_decode(data: str) -> bytes:
     if raw.translate(None, _B64URL_ALPHABET):
         raise InvalidToken("not base64url")
     try:
-        return binascii.a2b_base64(raw.translate(_B64_DECODE) + b"=" * (-len(raw) % 4), strict_mode=True)
+        return _speedups.b64decode_padded(raw + b"=" * (-len(raw) % 4))
     except (binascii.Error, ValueError) as exc:
         raise InvalidToken("not base64url") from exc
 

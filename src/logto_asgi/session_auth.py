@@ -20,6 +20,7 @@ from .core import LogtoCore
 from .engine import claim_identity, rank
 from .errors import LogtoError
 from .models import IdTokenClaims
+from .sessions._backends import CookieBackend
 from .sessions.base import Session
 from .users import LogtoUser
 
@@ -61,11 +62,22 @@ class _SessionView:
 _Seen = tuple[Session, _SessionView, dict[str, str]]
 
 
-def _new_view(session: Session) -> _SessionView:
+#: Distinct granted-scope strings whose ``request.auth`` is kept (most sites have a few).
+_CREDENTIALS_SIZE = 64
+
+
+def _new_view(session: Session, credentials: dict[str, _FrozenCredentials]) -> _SessionView:
+    """The session's view; ``request.auth`` is shared by every session granted the same
+    scopes (``credentials`` keeps one per scope string, read-only as they are)."""
     claims = IdTokenClaims(session.claims)
-    # Starlette's convention: "authenticated" marks a signed-in request.
-    scopes = tuple(sorted({"authenticated", *session.scopes}))
-    return _SessionView(claims, LogtoUser(claims), _FrozenCredentials(scopes))
+    auth = credentials.get(session.scope)
+    if auth is None:
+        # Starlette's convention: "authenticated" marks a signed-in request.
+        auth = _FrozenCredentials(tuple(sorted({"authenticated", *session.scopes})))
+        if len(credentials) >= _CREDENTIALS_SIZE:
+            credentials.clear()
+        credentials[session.scope] = auth
+    return _SessionView(claims, LogtoUser(claims), auth)
 
 
 class _Unavailable:
@@ -169,14 +181,19 @@ class SessionAuthenticator:
         self._parsed_cookies: BoundedCache[bytes, dict[str, str]] = BoundedCache(_PARSED_COOKIES_SIZE)
         self._views: BoundedCache[int, tuple[Session, _SessionView]] = BoundedCache(_VIEWS_SIZE)
         self._idle = core.config.session_idle_timeout
+        self._credentials: dict[str, _FrozenCredentials] = {}
         # A cookie session is all in its cookie: a Cookie header that once gave a good
         # session gives the same one again, so a browser's next request skips parsing,
         # decryption and the view (expiry is still checked each time). Not for store
         # sessions (the store decides) nor when a sign-out elsewhere must be looked up.
-        self._seen: BoundedCache[bytes, _Seen] | None = (
-            BoundedCache(_SEEN_SIZE)
-            if core.server_sessions is None and not self._check_ended and not self._check_sid
+        backend = core.backend
+        self._sealed = (
+            backend
+            if isinstance(backend, CookieBackend) and not self._check_ended and not self._check_sid
             else None
+        )
+        self._seen: BoundedCache[bytes, _Seen] | None = (
+            BoundedCache(_SEEN_SIZE) if self._sealed is not None else None
         )
 
     def authenticate(
@@ -194,12 +211,15 @@ class SessionAuthenticator:
                 scope, self._anonymous_rank, ctx, _ANONYMOUS_USER, _NO_CREDENTIALS, None, session=ctx
             )
             return None
-        seen = self._seen.get(raw) if self._seen is not None else None
+        if self._seen is None:
+            return self._authenticate_cookies(scope, raw)
+        seen = self._seen.get(raw)
         if seen is not None:
             now = self.core.clock()
             if not seen[0].is_expired(now=now, idle_timeout=self._idle):
                 return self._signed_in(scope, seen, now)
-        return self._authenticate_cookies(scope, raw)
+        # A cookie session with nothing to look up elsewhere needs no I/O: no coroutine.
+        return self._authenticate_sealed(scope, raw)
 
     def _parse_cookies(self, raw: bytes) -> dict[str, str]:
         """The Cookie header as a dict, parsed once per distinct header (a signed-in
@@ -225,20 +245,48 @@ class SessionAuthenticator:
         cached = self._views.get(id(session))
         if cached is not None and cached[0] is session:
             return cached[1]
-        view = _new_view(session)
+        view = _new_view(session, self._credentials)
         if self._seen is None:  # (else the seen-cookie cache keeps it)
             self._views.put(id(session), (session, view))
         return view
+
+    def _anonymous(self, scope: Scope, cookies: dict[str, str], *, stale: bool) -> _SessionWriteBack | None:
+        """Offer the anonymous user; with ``stale``, the cookies of ours to clear."""
+        ctx = LogtoContext(self.core, scope, None)
+        claim_identity(
+            scope, self._anonymous_rank, ctx, _ANONYMOUS_USER, AuthCredentials(), None, session=ctx
+        )
+        if not stale:
+            return None
+        return _SessionWriteBack(self.core, scope, ctx, cookies, stale=True, renew=False)
+
+    def _accept(
+        self, scope: Scope, raw: bytes, cookies: dict[str, str], session: Session, now: float
+    ) -> _SessionWriteBack:
+        """Offer a good session's user, remembered by its Cookie header where that is kept."""
+        seen = (session, self._view(session), cookies)
+        if self._seen is not None and len(raw) <= _PARSED_COOKIE_MAX:  # bounded memory
+            self._seen.put(raw, seen)
+        return self._signed_in(scope, seen, now)
+
+    def _authenticate_sealed(self, scope: Scope, raw: bytes) -> _SessionWriteBack | None:
+        """``_authenticate_cookies`` for cookie sessions when no sign-out elsewhere must be
+        looked up: all in the cookie, so all done here, without awaiting."""
+        cookies = self._parse_cookies(raw)
+        backend = self._sealed
+        if backend is None or not backend.present(cookies):  # (never None here: see _seen)
+            return self._anonymous(scope, cookies, stale=False)
+        session = backend.open(cookies)
+        now = self.core.clock()
+        if session is None or session.is_expired(now=now, idle_timeout=self._idle):
+            return self._anonymous(scope, cookies, stale=True)
+        return self._accept(scope, raw, cookies, session, now)
 
     async def _authenticate_cookies(self, scope: Scope, raw: bytes) -> _SessionWriteBack | None:
         core = self.core
         cookies = self._parse_cookies(raw)
         if not core.backend.present(cookies):
-            ctx = LogtoContext(core, scope, None)
-            claim_identity(
-                scope, self._anonymous_rank, ctx, _ANONYMOUS_USER, AuthCredentials(), None, session=ctx
-            )
-            return None
+            return self._anonymous(scope, cookies, stale=False)
         try:
             session = await core.backend.load(cookies)
         except LogtoError as exc:
@@ -261,12 +309,5 @@ class SessionAuthenticator:
         ):
             session = None  # its provider session ended (front-channel logout)
         if session is None:
-            ctx = LogtoContext(core, scope, None)
-            claim_identity(
-                scope, self._anonymous_rank, ctx, _ANONYMOUS_USER, AuthCredentials(), None, session=ctx
-            )
-            return _SessionWriteBack(core, scope, ctx, cookies, stale=True, renew=False)
-        seen = (session, self._view(session), cookies)
-        if self._seen is not None and len(raw) <= _PARSED_COOKIE_MAX:  # bounded memory
-            self._seen.put(raw, seen)
-        return self._signed_in(scope, seen, now)
+            return self._anonymous(scope, cookies, stale=True)
+        return self._accept(scope, raw, cookies, session, now)

@@ -41,6 +41,7 @@ OPTIONAL_MODULES: dict[str, tuple[str | None, frozenset[str]]] = {
     "logto_asgi.telemetry": ("otel", frozenset()),
     "logto_asgi.django": ("django", frozenset()),
     "logto_asgi.django.channels": ("django", frozenset({"channels"})),
+    "logto_asgi._speedups": ("speedups", frozenset()),
     "logto_asgi.falcon": (None, frozenset({"falcon"})),
     "logto_asgi.litestar": (None, frozenset({"litestar"})),
 }

@@ -74,6 +74,10 @@ class CookieBackend:
         )
 
     async def load(self, cookies: Mapping[str, str]) -> Session | None:
+        return self.open(cookies)
+
+    def open(self, cookies: Mapping[str, str]) -> Session | None:
+        """``load`` without awaiting: a cookie session needs no I/O."""
         value = join_chunks(self._name, cookies)
         if value is None:
             return None

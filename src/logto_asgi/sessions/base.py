@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-from .. import _json as strict_json
+from .. import _speedups
 
 __all__ = ["AtomicStore", "CachedToken", "ClosableStore", "Session", "SessionStore"]
 
@@ -184,32 +184,36 @@ class Session(_SessionFields):
     def from_json(cls, raw: bytes) -> Session:
         """Parse a session; raise ``ValueError`` on anything malformed."""
         try:
-            data = strict_json.loads(raw)
+            data = _speedups.loads_sealed(raw)
             created, updated, expires = data["t"]
             tokens = {
                 str(key): CachedToken(str(tok), float(exp), str(scope))
                 for key, (tok, exp, scope) in data["a"].items()
             }
+            claims, refresh, app_data = data["c"], data.get("r"), data.get("d")
+            # (type checks, not copies: a freshly parsed document is ours alone)
+            if type(claims) is not dict or not isinstance(claims.get("sub"), str):
+                raise ValueError("malformed session")
+            if refresh is not None and type(refresh) is not str:
+                raise ValueError("malformed session")
+            if app_data is None:
+                app_data = {}
+            elif type(app_data) is not dict:
+                raise ValueError("malformed session")
             fields = (
                 str(data["i"]),
-                dict(data["c"]),
-                data.get("r"),
+                claims,
+                refresh,
                 str(data["s"]),
                 int(created),
                 int(updated),
                 int(expires),
                 tokens,
                 str(data["n"]),
-                dict(data.get("d") or {}),
+                app_data,
             )
-            session = tuple.__new__(cls, fields)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            if data.get("v") != 1:
+                raise ValueError("malformed session")
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise ValueError("malformed session") from exc
-        refresh = data.get("r")
-        if data.get("v") != 1 or not isinstance(session.claims.get("sub"), str):
-            raise ValueError("malformed session")
-        if refresh is not None and not isinstance(refresh, str):
-            raise ValueError("malformed session")
-        if not isinstance(data.get("d", {}), dict):
-            raise ValueError("malformed session")
-        return session
+        return tuple.__new__(cls, fields)
