@@ -44,6 +44,10 @@ class BoundedCache(Generic[K, V]):
         """Forget ``key`` (no error when absent)."""
         self._entries.pop(key, None)
 
+    def clear(self) -> None:
+        """Forget everything."""
+        self._entries.clear()
+
 
 class ExpiringCache(Generic[K, V]):
     """A ``BoundedCache`` whose entries also expire ``ttl`` seconds after being put."""

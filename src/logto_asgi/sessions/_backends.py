@@ -17,7 +17,7 @@ from .._crypto import InvalidToken, JweCodec, Signer, fingerprint
 from .._http import CookieJar, duplicated
 from ..config import LogtoConfig
 from ._ops import StoreOps
-from .base import Session, SessionStore
+from .base import SESSION_ENTRY_PREFIX, Session, SessionStore
 from .cookie import CookieStore, chunk_names_present, join_chunks, split_chunks
 
 logger = logging.getLogger("logto_asgi")
@@ -123,7 +123,7 @@ class CookieBackend:
 
 
 def _entry_key(session_id: str) -> str:
-    return f"session:{fingerprint(session_id)}"
+    return SESSION_ENTRY_PREFIX + fingerprint(session_id)
 
 
 class StoreBackend:

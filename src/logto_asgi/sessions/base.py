@@ -86,6 +86,11 @@ class CachedToken(NamedTuple):
     scope: str = ""
 
 
+#: Where the store backend keeps session entries (``session:<fingerprint of the id>``):
+#: the keys a ``RedisStore(local_cache=…)`` keeps in the process.
+SESSION_ENTRY_PREFIX = "session:"
+
+
 def token_key(resource: str | None, organization_id: str | None) -> str:
     """Cache key of an access token: ``""`` is the opaque userinfo token."""
     if organization_id:

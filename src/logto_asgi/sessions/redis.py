@@ -13,6 +13,7 @@ master and a Redis Cluster.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +30,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError("RedisStore needs redis-py's asyncio client: pip install 'logto-asgi[redis]'") from exc
 
 from ..errors import ConfigurationError
+from ._redis_tracking import TrackedValues
+from .base import SESSION_ENTRY_PREFIX
 
 __all__ = ["RedisStore", "RedisStoreWriteNotAcknowledged"]
 
@@ -165,6 +168,24 @@ def _client_from_url(url: str) -> tuple[Redis | RedisCluster, Sentinel | None]:
     )
 
 
+def _tracking_connection(client: Redis) -> Callable[[], Any]:
+    """Makes the local cache's own connection: the client's settings (address, a
+    Sentinel's current master, AUTH, TLS, timeouts), but RESP2 and raw bytes, which the
+    listener reads itself."""
+    pool = client.connection_pool
+    options = {
+        key: value
+        for key, value in pool.connection_kwargs.items()
+        if not key.startswith("maint_notifications")
+    }
+    options |= {"protocol": 2, "decode_responses": False}
+
+    def connect() -> Any:
+        return pool.connection_class(**options)
+
+    return connect
+
+
 class RedisStore:
     """A ``SessionStore`` in Redis, for apps running several processes or hosts.
 
@@ -208,6 +229,8 @@ class RedisStore:
         prefix: str = "logto:",
         wait_replicas: int | None = None,
         wait_timeout: float = 0.5,
+        local_cache: int = 0,
+        local_cache_staleness: float = 0.1,
     ) -> None:
         if (url is None) == (client is None):
             raise ConfigurationError(
@@ -217,6 +240,14 @@ class RedisStore:
             raise ConfigurationError("wait_replicas", f"must be None (auto) or >= 0, got {wait_replicas}")
         if not wait_timeout > 0:
             raise ConfigurationError("wait_timeout", f"must be more than 0 seconds, got {wait_timeout}")
+        if local_cache < 0:
+            raise ConfigurationError(
+                "local_cache", f"must be 0 (off) or a number of entries, got {local_cache}"
+            )
+        if not 0.01 <= local_cache_staleness <= 60:
+            raise ConfigurationError(
+                "local_cache_staleness", f"must be between 0.01 and 60 seconds, got {local_cache_staleness}"
+            )
         self._owns_client = client is None
         self._sentinel: Sentinel | None = None
         if client is None:
@@ -232,6 +263,18 @@ class RedisStore:
         self._topology_refreshed = 0.0
         self._delete_if = client.register_script(_DELETE_IF)
         self._pop_all = client.register_script(_SET_POP_ALL)
+        self._tracked: TrackedValues | None = None
+        if local_cache:
+            if isinstance(client, RedisCluster):
+                raise ConfigurationError(
+                    "local_cache", "needs one Redis or a Sentinel-managed master: not a Redis Cluster"
+                )
+            self._tracked = TrackedValues(
+                _tracking_connection(client),
+                prefix + SESSION_ENTRY_PREFIX,
+                size=local_cache,
+                staleness=local_cache_staleness,
+            )
 
     @property
     def client(self) -> Redis | RedisCluster:
@@ -241,6 +284,11 @@ class RedisStore:
     @property
     def prefix(self) -> str:
         return self._prefix
+
+    @property
+    def local_cache(self) -> TrackedValues | None:
+        """The local cache (``local_cache=N``), for its counters; ``None`` when off."""
+        return self._tracked
 
     def __repr__(self) -> str:
         try:
@@ -269,18 +317,43 @@ class RedisStore:
 
     async def get(self, key: str) -> bytes | None:
         """The value stored under ``key``, or ``None``."""
-        value = await self._client.get(self._prefix + key)
-        return None if value is None else _bytes(value)
+        name = self._prefix + key
+        tracked = self._tracked
+        if tracked is None or not key.startswith(SESSION_ENTRY_PREFIX):
+            value = await self._client.get(name)
+            return None if value is None else _bytes(value)
+        kept = tracked.get(name)
+        if kept is not None:
+            return kept
+        epoch = tracked.epoch
+        value = await self._client.get(name)
+        if value is None:
+            return None
+        kept = _bytes(value)
+        tracked.keep(name, kept, epoch)
+        return kept
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
         """Store ``value`` under ``key`` for ``ttl`` seconds (``SET … PX``, then ``WAIT``)."""
         name = self._prefix + key
-        await self._write(name, "SET", name, value, "PX", _ms(ttl))
+        await self._tracked_write(name, "SET", name, value, "PX", _ms(ttl))
 
     async def delete(self, key: str) -> None:
         """Forget ``key`` (``DEL``, then ``WAIT``)."""
         name = self._prefix + key
-        await self._write(name, "DEL", name)
+        await self._tracked_write(name, "DEL", name)
+
+    async def _tracked_write(self, name: str, *command: Any) -> Any:
+        # This process's own writes are forgotten at once, before and after (a read in
+        # flight meanwhile is not kept); other processes learn of them from Redis.
+        tracked = self._tracked
+        if tracked is None:
+            return await self._write(name, *command)
+        tracked.forget(name)
+        try:
+            return await self._write(name, *command)
+        finally:
+            tracked.forget(name)
 
     # Atomic operations ------------------------------------------------------------------
 
@@ -305,7 +378,10 @@ class RedisStore:
         return sorted(_bytes(m).decode("utf-8") for m in members)
 
     async def aclose(self) -> None:
-        """Close the connections if this store created them (from ``url``)."""
+        """Stop the local cache's listener; close the connections if this store created
+        them (from ``url``)."""
+        if self._tracked is not None:
+            await self._tracked.aclose()
         if self._owns_client:
             await self._client.aclose()
             if self._sentinel is not None:
