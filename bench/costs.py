@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import tracemalloc
 from collections.abc import Callable
@@ -10,11 +11,13 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bench.apps import ANONYMOUS, bare_app
+from bench.apps import ANONYMOUS, bare_app, inner_app
 from bench.distinct import DISTINCT, baseline_cookies, logto_cookies
 from bench.inprocess import (
+    Batch,
     Case,
     Headers,
+    Timing,
     asgi_batch,
     awaitable_batch,
     call_once,
@@ -24,6 +27,9 @@ from bench.inprocess import (
 )
 from bench.report import Report
 from bench.signin import Baseline, SignedIn
+from logto_asgi import LogtoMiddleware, _speedups
+from logto_asgi.sessions._redis_tracking import TrackedValues
+from logto_asgi.sessions.redis import RedisStore
 
 SECTION = "1. In-process cost per request (µs of CPU, median of batch means, driver subtracted)"
 HOST: Headers = [(b"host", b"app.test")]
@@ -34,9 +40,11 @@ NAMES = {
     "cookie": "logto-asgi, CookieStore, typical session",
     "cookie_cold": "  same, first sight of the cookie (decrypt + parse)",
     "cookie_first": f"logto-asgi, CookieStore, {DISTINCT:,} distinct sessions in turn (first sights)",
+    "cookie_first_stdlib": "  same, without the speedups extra (stdlib base64 and JSON)",
     "cookie_large": "logto-asgi, CookieStore, large session (chunked)",
     "memory": "logto-asgi, MemoryStore",
     "redis": "logto-asgi, RedisStore (real redis-server)",
+    "redis_local": "logto-asgi, RedisStore(local_cache=10_000)",
     "baseline_anonymous": "baseline (Authlib + SessionMiddleware), anonymous",
     "baseline": "baseline (Authlib + SessionMiddleware), signed in",
     "baseline_first": f"baseline, {DISTINCT:,} distinct sessions in turn",
@@ -66,6 +74,7 @@ class Apps:
     large: SignedIn
     memory: SignedIn
     redis: SignedIn
+    redis_local: SignedIn
     baseline: Baseline
     redis_client: Any  # redis.asyncio.Redis
     redis_key: str
@@ -97,6 +106,7 @@ async def run(report: Report, apps: Apps, *, rounds: int) -> None:
         ("cookie_large", apps.large.middleware, _with_cookie(apps.large.header), apps.sub, True),
         ("memory", apps.memory.middleware, _with_cookie(apps.memory.header), apps.sub, True),
         ("redis", apps.redis.middleware, _with_cookie(apps.redis.header), apps.sub, True),
+        ("redis_local", apps.redis_local.middleware, _with_cookie(apps.redis_local.header), apps.sub, True),
         ("baseline_anonymous", apps.baseline.app, HOST, ANONYMOUS, True),
         ("baseline", apps.baseline.app, _with_cookie(apps.baseline.header), apps.sub, False),
     ]
@@ -104,6 +114,11 @@ async def run(report: Report, apps: Apps, *, rounds: int) -> None:
     for name, app, headers, expect, quiet in specs:
         await _check(name, app, headers, expect, quiet=quiet)
         cases.append(Case(name, asgi_batch(app, headers)))
+    tracked = _local_cache(apps.redis_local)
+    await _until_serving(
+        tracked, apps.redis_local.middleware, _with_cookie(apps.redis_local.header), apps.sub
+    )
+    hits_before = tracked.hits
     # The per-process cache of decoded cookies, emptied before every call: what the first
     # request carrying a new cookie costs (once per session write, per process).
     decoded = getattr(typical_app.core.backend, "_decoded", None)
@@ -121,6 +136,9 @@ async def run(report: Report, apps: Apps, *, rounds: int) -> None:
             await _check(name, app, _with_cookie(cookie), sub, quiet=name == "cookie_first")
     cookies = [cookie for cookie, _ in distinct["cookie_first"]]
     cases.insert(4, Case("cookie_first", rotating_batch(first_app, cookies, HOST)))
+    # The same without the speedups extra (another app: its caches must not see the above's).
+    stdlib_app = LogtoMiddleware(inner_app(), config=apps.first.config)
+    cases.insert(5, Case("cookie_first_stdlib", _stdlib_decoders(rotating_batch(stdlib_app, cookies, HOST))))
     cookies = [cookie for cookie, _ in distinct["baseline_first"]]
     cases.append(Case("baseline_first", rotating_batch(apps.baseline.app, cookies, HOST)))
     key, client = apps.redis_key, apps.redis_client
@@ -130,6 +148,12 @@ async def run(report: Report, apps: Apps, *, rounds: int) -> None:
     cases.append(Case("cookie_get", asgi_batch(_after_get(client, key, typical_app), cookie_headers)))
 
     results, driver = await measure(cases, rounds=rounds, driver=Case("driver", asgi_batch(noop_app, HOST)))
+    report.data["local_cache"] = {
+        "hits": tracked.hits - hits_before,
+        "connections": tracked.connections,
+        "invalidations": tracked.invalidations,
+        "entries": len(tracked),
+    }
     us = {name: r.cpu_us for name, r in results.items()}
     wall = {name: r.wall_us for name, r in results.items()}
     report.data["inprocess_cpu_us"] = us
@@ -161,8 +185,47 @@ async def run(report: Report, apps: Apps, *, rounds: int) -> None:
                 note += f" · added = {added / base_added:.0%} of baseline's added"
         report.row(SECTION, NAMES[case.name], value, "µs", note)
 
+    local = report.data["local_cache"]
+    report.row(
+        SECTION,
+        "  RedisStore(local_cache): entries served from the process in the run",
+        local["hits"],
+        "",
+        f"{local['connections']} tracking connection(s), {local['invalidations']} invalidation(s)",
+    )
     _targets(report, us)
     await _cache_sizes(report, first_app, [cookie for cookie, _ in distinct["cookie_first"]])
+
+
+def _stdlib_decoders(batch: Batch) -> Batch:
+    """``batch`` with the standard library's base64 and JSON (``_speedups.use(False)``)."""
+
+    async def run(n: int) -> Timing:
+        _speedups.use(False)
+        try:
+            return await batch(n)
+        finally:
+            _speedups.use(True)
+
+    return run
+
+
+def _local_cache(signed: SignedIn) -> TrackedValues:
+    store = signed.config.store
+    if not isinstance(store, RedisStore) or store.local_cache is None:
+        raise RuntimeError("the redis_local app needs RedisStore(local_cache=…)")
+    return store.local_cache
+
+
+async def _until_serving(tracked: TrackedValues, app: ASGIApp, headers: Headers, sub: str) -> None:
+    """Requests until the local cache serves the session entry (its listener is up)."""
+    for _ in range(2000):
+        hits = tracked.hits
+        await _check("redis_local", app, headers, sub, quiet=True)
+        if tracked.hits > hits:
+            return
+        await asyncio.sleep(0.005)
+    raise RuntimeError("RedisStore(local_cache=…) never served the entry: is Redis tracking refused?")
 
 
 def _targets(report: Report, us: dict[str, float]) -> None:
@@ -191,8 +254,15 @@ def _targets(report: Report, us: dict[str, float]) -> None:
         f"{cookie_added:.2f} µs vs {base_added:.2f} µs = {cookie_added / base_added:.0%}",
         cookie_added <= 0.10 * base_added,
     )
+    local_added = us["redis_local"] - bare
     report.target(
-        "RedisStore added ≤ one GET + the cookie path's added",
+        "RedisStore(local_cache) added ≤ one GET + the cookie path's added",
+        f"{local_added:.2f} µs vs {us['redis_get']:.2f} + {cookie_added:.2f} = "
+        f"{us['redis_get'] + cookie_added:.2f} µs",
+        local_added <= us["redis_get"] + cookie_added,
+    )
+    report.target(
+        "  same, RedisStore without the local cache (a GET per request; info)",
         f"{redis_added:.2f} µs vs {us['redis_get']:.2f} + {cookie_added:.2f} = "
         f"{us['redis_get'] + cookie_added:.2f} µs",
         redis_added <= us["redis_get"] + cookie_added,

@@ -98,6 +98,9 @@ async def main(argv: list[str] | None = None) -> Report:
         memory = await sign_in_logto(provider, store=MemoryStore())
         redis_store = RedisStore(url=redis.url)
         in_redis = await sign_in_logto(provider, store=redis_store)
+        # The same with the local cache (issue 18's choice for "≤ one GET"), keys of its own.
+        local_store = RedisStore(url=redis.url, prefix="logto-local:", local_cache=10_000)
+        in_redis_local = await sign_in_logto(provider, store=local_store)
         baseline = await sign_in_baseline(provider)
         keys = await redis_store.client.keys(f"{redis_store.prefix}session:*")
         if len(keys) != 1:
@@ -107,7 +110,16 @@ async def main(argv: list[str] | None = None) -> Report:
         try:
             _step(f"1. in-process ({settings.rounds} rounds)", t0)
             apps = costs.Apps(
-                first, typical, large, memory, in_redis, baseline, redis_store.client, redis_key, sub
+                first,
+                typical,
+                large,
+                memory,
+                in_redis,
+                in_redis_local,
+                baseline,
+                redis_store.client,
+                redis_key,
+                sub,
             )
             await costs.run(report, apps, rounds=settings.rounds)
             _step(f"6. opentelemetry ({settings.otel_repeats} processes per state)", t0)
@@ -144,7 +156,7 @@ async def main(argv: list[str] | None = None) -> Report:
                     workers=workers,
                 )
         finally:
-            for signed in (typical, large, memory, in_redis):
+            for signed in (typical, large, memory, in_redis, in_redis_local):
                 await signed.harness.aclose()
             await baseline.aclose()
     report.meta["seconds"] = round(time.perf_counter() - t0, 1)

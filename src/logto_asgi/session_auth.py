@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Coroutine
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.types import Message, Scope
@@ -49,9 +48,9 @@ class _FrozenCredentials(AuthCredentials):
 _NO_CREDENTIALS = _FrozenCredentials()
 
 
-@dataclass(frozen=True, slots=True)
-class _SessionView:
-    """What every request of one session shares: built once per session, read-only."""
+class _SessionView(NamedTuple):
+    """What every request of one session shares: built once per session, read-only
+    (a named tuple: one is built per first-seen cookie)."""
 
     claims: IdTokenClaims
     user: LogtoUser
@@ -223,12 +222,11 @@ class SessionAuthenticator:
 
     def _parse_cookies(self, raw: bytes) -> dict[str, str]:
         """The Cookie header as a dict, parsed once per distinct header (a signed-in
-        browser sends the same one until its session changes). Treated as read-only.
-        With the seen-cookie cache, a good header is remembered there instead."""
+        browser sends the same one until its session changes). Treated as read-only."""
         cookies = self._parsed_cookies.get(raw)
         if cookies is None:
             cookies = parse_cookies(raw.decode("latin-1"))
-            if self._seen is None and len(raw) <= _PARSED_COOKIE_MAX:  # bounded memory
+            if len(raw) <= _PARSED_COOKIE_MAX:  # bounded memory
                 self._parsed_cookies.put(raw, cookies)
         return cookies
 
@@ -242,12 +240,13 @@ class SessionAuthenticator:
         return _SessionWriteBack(core, scope, ctx, cookies, stale=False, renew=renew, signed_in=True)
 
     def _view(self, session: Session) -> _SessionView:
+        if self._seen is not None:  # (the seen-cookie cache keeps views instead)
+            return _new_view(session, self._credentials)
         cached = self._views.get(id(session))
         if cached is not None and cached[0] is session:
             return cached[1]
         view = _new_view(session, self._credentials)
-        if self._seen is None:  # (else the seen-cookie cache keeps it)
-            self._views.put(id(session), (session, view))
+        self._views.put(id(session), (session, view))
         return view
 
     def _anonymous(self, scope: Scope, cookies: dict[str, str], *, stale: bool) -> _SessionWriteBack | None:
@@ -271,8 +270,9 @@ class SessionAuthenticator:
 
     def _authenticate_sealed(self, scope: Scope, raw: bytes) -> _SessionWriteBack | None:
         """``_authenticate_cookies`` for cookie sessions when no sign-out elsewhere must be
-        looked up: all in the cookie, so all done here, without awaiting."""
-        cookies = self._parse_cookies(raw)
+        looked up: all in the cookie, so all done here, without awaiting. (Parsed anew:
+        the seen-cookie cache remembers good headers instead.)"""
+        cookies = parse_cookies(raw.decode("latin-1"))
         backend = self._sealed
         if backend is None or not backend.present(cookies):  # (never None here: see _seen)
             return self._anonymous(scope, cookies, stale=False)
