@@ -75,12 +75,24 @@ TARGETS: list[tuple[str, tuple[str, ...] | None]] = [
     ("introspection.py", None),
     ("signed_userinfo.py", None),
     ("frontchannel.py", None),
+    ("_speedups.py", None),
+    (
+        "sessions/_redis_tracking.py",
+        (
+            "TrackedValues.fresh",
+            "TrackedValues.get",
+            "TrackedValues.keep",
+            "TrackedValues.forget",
+            "TrackedValues._on_message",
+        ),
+    ),
     (
         "session_auth.py",
         (
             "SessionAuthenticator.__init__",
             "SessionAuthenticator.authenticate",
             "SessionAuthenticator._authenticate_cookies",
+            "SessionAuthenticator._authenticate_sealed",
         ),
     ),
 ]
@@ -112,6 +124,15 @@ MODULE_TESTS: dict[str, tuple[str, ...]] = {
     "silent_sign_in.py": ("tests/flows/test_sign_in_requests.py",),
     "error_hook.py": ("tests/flows/test_error_hook.py", "tests/unit/test_error_pages.py"),
     "introspection.py": (*DEFAULT_TESTS, "tests/generic/test_dot_flows.py"),
+    "_speedups.py": (
+        "tests/unit/test_speedups.py",
+        "tests/unit/test_crypto_edges.py",
+        "tests/unit/test_crypto.py",
+    ),
+    "sessions/_redis_tracking.py": (
+        "tests/unit/test_redis_tracking.py",
+        "tests/stores/test_redis_local_cache.py",
+    ),
 }
 ALLOWLIST_NAME = re.compile(r"^_?ALLOWED_|_ALGORITHMS$")
 FORBIDDEN_VALUES = ("none", "HS256")

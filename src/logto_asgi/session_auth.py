@@ -186,14 +186,16 @@ class SessionAuthenticator:
         # decryption and the view (expiry is still checked each time). Not for store
         # sessions (the store decides) nor when a sign-out elsewhere must be looked up.
         backend = core.backend
-        self._sealed = (
-            backend
+        self._sealed: tuple[CookieBackend, BoundedCache[bytes, _Seen]] | None = (
+            (backend, BoundedCache(_SEEN_SIZE))
             if isinstance(backend, CookieBackend) and not self._check_ended and not self._check_sid
             else None
         )
-        self._seen: BoundedCache[bytes, _Seen] | None = (
-            BoundedCache(_SEEN_SIZE) if self._sealed is not None else None
-        )
+
+    @property
+    def _seen(self) -> BoundedCache[bytes, _Seen] | None:
+        """The seen-cookie cache (``None`` where sessions need a lookup elsewhere)."""
+        return None if self._sealed is None else self._sealed[1]
 
     def authenticate(
         self, scope: Scope
@@ -210,15 +212,16 @@ class SessionAuthenticator:
                 scope, self._anonymous_rank, ctx, _ANONYMOUS_USER, _NO_CREDENTIALS, None, session=ctx
             )
             return None
-        if self._seen is None:
+        sealed = self._sealed
+        if sealed is None:
             return self._authenticate_cookies(scope, raw)
-        seen = self._seen.get(raw)
+        seen = sealed[1].get(raw)
         if seen is not None:
             now = self.core.clock()
             if not seen[0].is_expired(now=now, idle_timeout=self._idle):
                 return self._signed_in(scope, seen, now)
         # A cookie session with nothing to look up elsewhere needs no I/O: no coroutine.
-        return self._authenticate_sealed(scope, raw)
+        return self._authenticate_sealed(scope, raw, sealed[0])
 
     def _parse_cookies(self, raw: bytes) -> dict[str, str]:
         """The Cookie header as a dict, parsed once per distinct header (a signed-in
@@ -240,7 +243,7 @@ class SessionAuthenticator:
         return _SessionWriteBack(core, scope, ctx, cookies, stale=False, renew=renew, signed_in=True)
 
     def _view(self, session: Session) -> _SessionView:
-        if self._seen is not None:  # (the seen-cookie cache keeps views instead)
+        if self._sealed is not None:  # (the seen-cookie cache keeps views instead)
             return _new_view(session, self._credentials)
         cached = self._views.get(id(session))
         if cached is not None and cached[0] is session:
@@ -264,17 +267,18 @@ class SessionAuthenticator:
     ) -> _SessionWriteBack:
         """Offer a good session's user, remembered by its Cookie header where that is kept."""
         seen = (session, self._view(session), cookies)
-        if self._seen is not None and len(raw) <= _PARSED_COOKIE_MAX:  # bounded memory
-            self._seen.put(raw, seen)
+        if self._sealed is not None and len(raw) <= _PARSED_COOKIE_MAX:  # bounded memory
+            self._sealed[1].put(raw, seen)
         return self._signed_in(scope, seen, now)
 
-    def _authenticate_sealed(self, scope: Scope, raw: bytes) -> _SessionWriteBack | None:
+    def _authenticate_sealed(
+        self, scope: Scope, raw: bytes, backend: CookieBackend
+    ) -> _SessionWriteBack | None:
         """``_authenticate_cookies`` for cookie sessions when no sign-out elsewhere must be
         looked up: all in the cookie, so all done here, without awaiting. (Parsed anew:
         the seen-cookie cache remembers good headers instead.)"""
         cookies = parse_cookies(raw.decode("latin-1"))
-        backend = self._sealed
-        if backend is None or not backend.present(cookies):  # (never None here: see _seen)
+        if not backend.present(cookies):
             return self._anonymous(scope, cookies, stale=False)
         session = backend.open(cookies)
         now = self.core.clock()

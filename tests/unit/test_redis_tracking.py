@@ -17,7 +17,7 @@ NAME = "logto:session:a"
 
 class Clock:
     def __init__(self) -> None:
-        self.now = 100.0
+        self.now = 64.0
 
     def __call__(self) -> float:
         return self.now
@@ -44,12 +44,12 @@ def invalidate(values: TrackedValues, keys: list[bytes] | None) -> None:
 
 def test_a_kept_value_is_served_while_a_recent_pong_vouches() -> None:
     clock = Clock()
-    values = tracked(clock)
+    values = tracked(clock, staleness=0.125)  # (binary fractions: exact sums)
     values.keep(NAME, b"v", values.epoch)
     assert values.get(NAME) == b"v"
-    clock.now += 0.1
+    clock.now += 0.125  # at most the bound ago: still vouched for
     assert values.get(NAME) == b"v"
-    clock.now += 0.001  # the latest PONG answered a PING sent more than 0.1 s ago
+    clock.now += 0.0078125  # the latest PONG answered a PING sent longer ago than the bound
     assert not values.fresh()
     assert values.get(NAME) is None
     pong(values, clock.now)
@@ -65,6 +65,18 @@ def test_a_pong_vouches_from_when_its_ping_was_sent() -> None:
     clock.now += 0.2  # the PONG arrives late: it vouches for 0.01 s after the first
     values._on_message([b"pong", b""])
     assert not values.fresh()
+
+
+def test_only_a_pong_confirms_a_ping() -> None:
+    """A PING in flight, then another message: the PING is still unanswered."""
+    clock = Clock()
+    values = tracked(clock)
+    values.keep(NAME, b"v", values.epoch)
+    values._sent.append(clock.now + 0.05)
+    invalidate(values, [b"logto:session:other"])
+    values._on_message([b"subscribe", CHANNEL, 1])
+    clock.now += 0.12
+    assert not values.fresh()  # vouched for by the first PONG only
 
 
 def test_before_any_pong_nothing_is_served_nor_kept() -> None:

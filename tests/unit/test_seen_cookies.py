@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 
 import pytest
 from starlette.types import Receive, Scope, Send
 
-from logto_asgi import LogtoConfig, LogtoMiddleware
+from logto_asgi import LogtoConfig, LogtoMiddleware, MemoryStore
 from logto_asgi.session_auth import _PARSED_COOKIE_MAX, _SEEN_SIZE
 from logto_asgi.testing import TestIssuer, signed_in_cookies
 
@@ -86,3 +87,23 @@ async def test_headers_up_to_16_kib_are_remembered_and_longer_ones_are_not() -> 
         assert len(good + padding) == _PARSED_COOKIE_MAX + extra
         assert await ask(app, good + padding) == "carol"
         assert len(seen) == kept
+
+
+def test_a_first_seen_cookie_session_is_read_without_a_coroutine() -> None:
+    """Cookie sessions need no I/O: authenticate answers at once, first sight or not; a
+    store session (which must be looked up) gets a coroutine to await."""
+    issuer = TestIssuer()
+    config = issuer.config()
+    authenticator = LogtoMiddleware(whoami, config=config)._single
+    scope = {
+        "type": "http",
+        "path": "/",
+        "headers": [(b"host", b"app.test"), (b"cookie", header(config, "bob"))],
+    }
+    found = authenticator.authenticate(scope)  # type: ignore[union-attr]
+    assert found is not None and not inspect.iscoroutine(found)
+    assert scope["state"]["user"].sub == "bob"
+    stored = LogtoMiddleware(whoami, config=issuer.config(store=MemoryStore()))._single
+    pending = stored.authenticate({**scope, "state": {}})  # type: ignore[union-attr]
+    assert inspect.iscoroutine(pending)
+    pending.close()
