@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import time
+from typing import Any
 
 import pytest
 from starlette.types import Receive, Scope, Send
@@ -95,7 +96,7 @@ def test_a_first_seen_cookie_session_is_read_without_a_coroutine() -> None:
     issuer = TestIssuer()
     config = issuer.config()
     authenticator = LogtoMiddleware(whoami, config=config)._single
-    scope = {
+    scope: dict[str, Any] = {
         "type": "http",
         "path": "/",
         "headers": [(b"host", b"app.test"), (b"cookie", header(config, "bob"))],
