@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import redis.asyncio
 
 from logto_asgi.sessions.redis import RedisStore
 from support.provider import OidcTestProvider, start_provider
@@ -37,6 +38,16 @@ def redis_url(redis_server: RedisServer) -> Iterator[str]:
     yield redis_server.url
     if not redis_server.running:
         redis_server.start()
+
+
+@pytest.fixture
+async def admin(redis_url: str) -> AsyncIterator[redis.asyncio.Redis]:
+    """A plain redis-py client to look at what the store wrote."""
+    client = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        yield client
+    finally:
+        await client.aclose()
 
 
 @pytest.fixture

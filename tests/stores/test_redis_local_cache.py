@@ -13,6 +13,7 @@ import anyio
 import pytest
 import redis.asyncio
 
+from logto_asgi.sessions._redis_tracking import TrackedValues
 from logto_asgi.sessions.redis import RedisStore
 from support.redis_fleet import MASTER_PASSWORD, SentinelFleet
 
@@ -45,17 +46,21 @@ async def gets(client: redis.asyncio.Redis) -> int:
 
 
 @pytest.fixture
-async def admin(redis_url: str) -> AsyncIterator[redis.asyncio.Redis]:
-    client = redis.asyncio.Redis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
+def prefix() -> str:
+    return f"local-{uuid.uuid4().hex[:8]}:"
 
 
 @pytest.fixture
-def prefix() -> str:
-    return f"local-{uuid.uuid4().hex[:8]}:"
+async def warm_store(redis_url: str, prefix: str) -> AsyncIterator[tuple[RedisStore, TrackedValues]]:
+    """A store with a local cache that serves ``KEY`` (``b"v1"``) from the process."""
+    store = RedisStore(redis_url, prefix=prefix, local_cache=100)
+    assert store.local_cache is not None
+    try:
+        await store.set(KEY, b"v1", TTL)
+        await warm(store)
+        yield store, store.local_cache
+    finally:
+        await store.aclose()
 
 
 async def warm(store: RedisStore, key: str = KEY) -> bytes | None:
@@ -154,57 +159,38 @@ async def _reads(store: RedisStore, expected: bytes | None) -> bool:
     return await store.get(KEY) == expected
 
 
-async def test_own_writes_are_seen_at_once(redis_url: str, prefix: str) -> None:
-    store = RedisStore(redis_url, prefix=prefix, local_cache=100)
-    try:
-        await store.set(KEY, b"v1", TTL)
-        await warm(store)
-        await store.set(KEY, b"v2", TTL)
-        assert await store.get(KEY) == b"v2"
-        await store.delete(KEY)
-        assert await store.get(KEY) is None
-    finally:
-        await store.aclose()
+async def test_own_writes_are_seen_at_once(warm_store: tuple[RedisStore, TrackedValues]) -> None:
+    store, _ = warm_store
+    await store.set(KEY, b"v2", TTL)
+    assert await store.get(KEY) == b"v2"
+    await store.delete(KEY)
+    assert await store.get(KEY) is None
 
 
 async def test_a_lost_listener_loses_no_change(
-    redis_url: str, admin: redis.asyncio.Redis, prefix: str
+    warm_store: tuple[RedisStore, TrackedValues], admin: redis.asyncio.Redis, prefix: str
 ) -> None:
     """The listener's connection killed, a write while it is down: the new connection
     starts empty, so the write is read from Redis."""
-    store = RedisStore(redis_url, prefix=prefix, local_cache=100)
-    tracked = store.local_cache
-    assert tracked is not None
-    try:
-        await store.set(KEY, b"v1", TTL)
-        await warm(store)
-        connections = tracked.connections
-        await admin.client_kill_filter(_type="pubsub")
-        await admin.set(prefix + KEY, b"v2")
-        await until(lambda: tracked.connections > connections and tracked.fresh())
-        assert await store.get(KEY) == b"v2"
-    finally:
-        await store.aclose()
+    store, tracked = warm_store
+    connections = tracked.connections
+    await admin.client_kill_filter(_type="pubsub")
+    await admin.set(prefix + KEY, b"v2")
+    await until(lambda: tracked.connections > connections and tracked.fresh())
+    assert await store.get(KEY) == b"v2"
 
 
 async def test_no_value_is_served_while_redis_does_not_answer(
-    redis_url: str, admin: redis.asyncio.Redis, prefix: str
+    warm_store: tuple[RedisStore, TrackedValues], admin: redis.asyncio.Redis
 ) -> None:
     """CLIENT PAUSE stops the PONGs: after the bound nothing kept is served (reads wait
     for Redis like any GET); when Redis answers again, the cache serves again."""
-    store = RedisStore(redis_url, prefix=prefix, local_cache=100)
-    tracked = store.local_cache
-    assert tracked is not None
-    try:
-        await store.set(KEY, b"v1", TTL)
-        await warm(store)
-        await admin.execute_command("CLIENT", "PAUSE", 500, "ALL")  # type: ignore[no-untyped-call]
-        stale_for = await until(lambda: not tracked.fresh(), limit=0.45)
-        assert stale_for <= WITHIN + 0.05
-        await until(tracked.fresh)
-        assert await store.get(KEY) == b"v1"
-    finally:
-        await store.aclose()
+    store, tracked = warm_store
+    await admin.execute_command("CLIENT", "PAUSE", 500, "ALL")  # type: ignore[no-untyped-call]
+    stale_for = await until(lambda: not tracked.fresh(), limit=0.45)
+    assert stale_for <= WITHIN + 0.05
+    await until(tracked.fresh)
+    assert await store.get(KEY) == b"v1"
 
 
 async def test_a_redis_that_refuses_tracking_leaves_the_store_working(

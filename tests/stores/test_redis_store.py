@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -26,16 +26,6 @@ from support.redis_server import RedisServer, make_tls_files, start_redis
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 
 PASSWORD = "s3cret-pass/word"  # a '/' shows that credentials are URL-decoded
-
-
-@pytest.fixture
-async def admin(redis_url: str) -> AsyncIterator[redis.asyncio.Redis]:
-    """A plain redis-py client to look at what the store wrote."""
-    client = redis.asyncio.Redis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 @pytest.fixture
