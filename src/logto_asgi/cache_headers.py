@@ -46,7 +46,7 @@ def vary_cookie(message: Message) -> None:
     """``Vary: Cookie`` on ``message``, merged with the app's ``Vary`` (``*`` is kept)."""
     headers: Headers = list(message.get("headers", ()))
     for name, _ in headers:
-        if name.lower() == b"vary":
+        if len(name) == 4 and name.lower() == b"vary":  # (the length first: no copy per name)
             break
     else:  # the common case: the app sent no Vary of its own
         headers.append(_VARY_COOKIE)

@@ -60,7 +60,7 @@ def rank(*, authenticated: bool, precedence: int, fallback: bool = False) -> int
 
 
 def claim_identity(
-    scope: Scope, offer: int, context: Any, user: Any, auth: Any, claims: Any, *, session: Any = None
+    scope: Scope, offer: int, context: Any, user: Any, auth: Any, claims: Any, session: Any = None
 ) -> bool:
     """Write the request's identity if ``offer`` outranks the one already there.
     ``session`` is the request's session context, kept for ``current()`` either way."""

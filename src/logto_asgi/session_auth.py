@@ -57,8 +57,25 @@ class _SessionView(NamedTuple):
     auth: _FrozenCredentials
 
 
-#: A good cookie session as the seen-cookie cache keeps it: the session, its view, the cookies.
-_Seen = tuple[Session, _SessionView, dict[str, str]]
+class _Seen(NamedTuple):
+    """A good cookie session as the seen-cookie cache keeps it, with the two instants a
+    later request compares its clock with (worked out once, not per request)."""
+
+    raw: bytes  # the whole Cookie header that gave it
+    session: Session
+    view: _SessionView
+    cookies: dict[str, str]
+    #: The session is over at this instant: its absolute end, or its idle timeout.
+    live_until: float
+    #: A request from this instant on renews the cookie (rolling lifetime).
+    renew_at: float
+
+
+#: The seen-cookie cache's key: this many bytes of the Cookie header from our cookie's
+#: name on (its JWE header and random IV: unique per session write). Hashing a slice
+#: instead of the whole 2 KB header spares a servers' requests, whose header is a new
+#: bytes object each time, most of the lookup; a hit still needs the whole header equal.
+_SEEN_KEY_BYTES = 160
 
 
 #: Distinct granted-scope strings whose ``request.auth`` is kept (most sites have a few).
@@ -98,43 +115,42 @@ class _Unavailable:
         return "<session store unavailable>"
 
 
-class _SessionWriteBack:
-    """The session's ``Set-Cookie`` headers for one signed-in (or stale) request."""
+class _SessionContext(LogtoContext):
+    """The request's ``LogtoContext`` and the engine's ``WriteBack`` in one object (one
+    object per signed-in request, not two): the session's ``Set-Cookie`` headers when it
+    changed, renewed or ended, or when a stale cookie must be cleared."""
 
-    __slots__ = ("_cookies", "_core", "_ctx", "_renew", "_scope", "_signed_in", "_stale")
+    __slots__ = ("_cookies", "_renew", "_signed_in", "_stale")
 
     def __init__(
         self,
         core: LogtoCore,
         scope: Scope,
-        ctx: LogtoContext,
+        session: Session | None,
         cookies: dict[str, str],
         *,
-        stale: bool,
-        renew: bool,
-        signed_in: bool = False,
+        user: IdTokenClaims | None = None,
+        unavailable: LogtoError | None = None,
+        stale: bool = False,
+        renew: bool = False,
     ) -> None:
-        self._signed_in = signed_in
-        self._core = core
-        self._scope = scope
-        self._ctx = ctx
+        super().__init__(core, scope, session, unavailable=unavailable, user=user)
         self._cookies = cookies
         self._stale = stale
         self._renew = renew
+        self._signed_in = session is not None
 
     def decorate(self, message: Message) -> None:
-        # (not ``ctx.session``: with the store down, reading it raises)
         if self._signed_in and self._core.config.vary_cookie:
             vary_cookie(message)
 
     def pending(self) -> bool:
         # Most requests neither change nor end their session: nothing to write.
-        ctx = self._ctx
-        return self._stale or self._renew or ctx.changed or ctx.ended
+        return self._stale or self._renew or self.changed or self.ended
 
     async def headers(self) -> Headers:
         try:
-            return await self._headers()
+            return await self._set_cookie_headers()
         except LogtoError as exc:
             # Too late to change the answer; the next request will see the store's state.
             logger.error(
@@ -144,15 +160,15 @@ class _SessionWriteBack:
             )
             return []
 
-    async def _headers(self) -> Headers:
-        core, ctx = self._core, self._ctx
-        if ctx._unavailable is not None:
+    async def _set_cookie_headers(self) -> Headers:
+        core = self._core
+        if self._unavailable is not None:
             return []
-        secure = core.jar.secure_for(self._scope, core.config.base_url)
-        session = ctx.session
-        if ctx.ended or session is None:
+        secure = core.jar.secure_for(self.request_scope, core.config.base_url)
+        session = self._session
+        if self.ended or session is None:
             return await core.backend.delete(session, self._cookies, secure=secure)
-        if ctx.changed or self._renew:
+        if self.changed or self._renew:
             if await core.tokens.ended_if_known(session.id):
                 # Signed out (here or on another process) while this request ran.
                 return await core.backend.delete(None, self._cookies, secure=secure)
@@ -199,29 +215,28 @@ class SessionAuthenticator:
 
     def authenticate(
         self, scope: Scope
-    ) -> _SessionWriteBack | Coroutine[Any, Any, _SessionWriteBack | None] | None:
+    ) -> _SessionContext | Coroutine[Any, Any, _SessionContext | None] | None:
         raw: bytes | None = None
         for name, value in scope["headers"]:
             if name == b"cookie":
                 # HTTP/2 may split cookies over several headers: join them like browsers do.
                 raw = value if raw is None else raw + b"; " + value
-        if raw is None or self._cookie_marker not in raw:
+        if raw is None or (at := raw.find(self._cookie_marker)) < 0:
             # The fast path: no cookie of ours, nothing to read and nothing to write back.
             ctx = LogtoContext(self.core, scope, None)
-            claim_identity(
-                scope, self._anonymous_rank, ctx, _ANONYMOUS_USER, _NO_CREDENTIALS, None, session=ctx
-            )
+            claim_identity(scope, self._anonymous_rank, ctx, _ANONYMOUS_USER, _NO_CREDENTIALS, None, ctx)
             return None
         sealed = self._sealed
         if sealed is None:
             return self._authenticate_cookies(scope, raw)
-        seen = sealed[1].get(raw)
-        if seen is not None:
+        key = raw[at : at + _SEEN_KEY_BYTES]
+        seen = sealed[1].get(key)
+        if seen is not None and seen.raw == raw:
             now = self.core.clock()
-            if not seen[0].is_expired(now=now, idle_timeout=self._idle):
+            if now < seen.live_until:
                 return self._signed_in(scope, seen, now)
         # A cookie session with nothing to look up elsewhere needs no I/O: no coroutine.
-        return self._authenticate_sealed(scope, raw, sealed[0])
+        return self._authenticate_sealed(scope, raw, key, sealed[0])
 
     def _parse_cookies(self, raw: bytes) -> dict[str, str]:
         """The Cookie header as a dict, parsed once per distinct header (a signed-in
@@ -233,14 +248,14 @@ class SessionAuthenticator:
                 self._parsed_cookies.put(raw, cookies)
         return cookies
 
-    def _signed_in(self, scope: Scope, seen: _Seen, now: float) -> _SessionWriteBack:
-        """Offer the session's user; what to write back (a renewal, or a change later)."""
-        core = self.core
-        session, view, cookies = seen
-        ctx = LogtoContext(core, scope, session, user=view.claims)
-        claim_identity(scope, self._signed_in_rank, ctx, view.user, view.auth, view.claims, session=ctx)
-        renew = now - session.updated_at >= core.renew_after
-        return _SessionWriteBack(core, scope, ctx, cookies, stale=False, renew=renew, signed_in=True)
+    def _signed_in(self, scope: Scope, seen: _Seen, now: float) -> _SessionContext:
+        """Offer the session's user; the context writes back a renewal, or a change later."""
+        view = seen.view
+        ctx = _SessionContext(
+            self.core, scope, seen.session, seen.cookies, user=view.claims, renew=now >= seen.renew_at
+        )
+        claim_identity(scope, self._signed_in_rank, ctx, view.user, view.auth, view.claims, ctx)
+        return ctx
 
     def _view(self, session: Session) -> _SessionView:
         if self._sealed is not None:  # (the seen-cookie cache keeps views instead)
@@ -252,28 +267,39 @@ class SessionAuthenticator:
         self._views.put(id(session), (session, view))
         return view
 
-    def _anonymous(self, scope: Scope, cookies: dict[str, str], *, stale: bool) -> _SessionWriteBack | None:
-        """Offer the anonymous user; with ``stale``, the cookies of ours to clear."""
-        ctx = LogtoContext(self.core, scope, None)
-        claim_identity(
-            scope, self._anonymous_rank, ctx, _ANONYMOUS_USER, AuthCredentials(), None, session=ctx
-        )
+    def _anonymous(self, scope: Scope, cookies: dict[str, str], *, stale: bool) -> _SessionContext | None:
+        """Offer the anonymous user; with ``stale``, a context that clears our cookies."""
         if not stale:
+            ctx = LogtoContext(self.core, scope, None)
+            claim_identity(scope, self._anonymous_rank, ctx, _ANONYMOUS_USER, AuthCredentials(), None, ctx)
             return None
-        return _SessionWriteBack(self.core, scope, ctx, cookies, stale=True, renew=False)
+        clearing = _SessionContext(self.core, scope, None, cookies, stale=True)
+        claim_identity(
+            scope, self._anonymous_rank, clearing, _ANONYMOUS_USER, AuthCredentials(), None, clearing
+        )
+        return clearing
 
     def _accept(
-        self, scope: Scope, raw: bytes, cookies: dict[str, str], session: Session, now: float
-    ) -> _SessionWriteBack:
-        """Offer a good session's user, remembered by its Cookie header where that is kept."""
-        seen = (session, self._view(session), cookies)
-        if self._sealed is not None and len(raw) <= _PARSED_COOKIE_MAX:  # bounded memory
-            self._sealed[1].put(raw, seen)
+        self,
+        scope: Scope,
+        raw: bytes,
+        key: bytes | None,
+        cookies: dict[str, str],
+        session: Session,
+        now: float,
+    ) -> _SessionContext:
+        """Offer a good session's user, remembered by its Cookie header (under ``key``)
+        where that is kept."""
+        live_until = min(session.expires_at, session.updated_at + self._idle)
+        renew_at = session.updated_at + self.core.renew_after
+        seen = _Seen(raw, session, self._view(session), cookies, live_until, renew_at)
+        if key is not None and self._sealed is not None and len(raw) <= _PARSED_COOKIE_MAX:
+            self._sealed[1].put(key, seen)  # (bounded memory: not for huge headers)
         return self._signed_in(scope, seen, now)
 
     def _authenticate_sealed(
-        self, scope: Scope, raw: bytes, backend: CookieBackend
-    ) -> _SessionWriteBack | None:
+        self, scope: Scope, raw: bytes, key: bytes, backend: CookieBackend
+    ) -> _SessionContext | None:
         """``_authenticate_cookies`` for cookie sessions when no sign-out elsewhere must be
         looked up: all in the cookie, so all done here, without awaiting. (Parsed anew:
         the seen-cookie cache remembers good headers instead.)"""
@@ -284,9 +310,9 @@ class SessionAuthenticator:
         now = self.core.clock()
         if session is None or session.is_expired(now=now, idle_timeout=self._idle):
             return self._anonymous(scope, cookies, stale=True)
-        return self._accept(scope, raw, cookies, session, now)
+        return self._accept(scope, raw, key, cookies, session, now)
 
-    async def _authenticate_cookies(self, scope: Scope, raw: bytes) -> _SessionWriteBack | None:
+    async def _authenticate_cookies(self, scope: Scope, raw: bytes) -> _SessionContext | None:
         core = self.core
         cookies = self._parse_cookies(raw)
         if not core.backend.present(cookies):
@@ -296,10 +322,10 @@ class SessionAuthenticator:
         except LogtoError as exc:
             # The store is down. Routes that never look at the session keep working;
             # touching it raises the error (503). The cookie is kept for later.
-            ctx = LogtoContext(core, scope, None, unavailable=exc)
+            ctx = _SessionContext(core, scope, None, cookies, unavailable=exc)
             proxy = _Unavailable(exc)
-            claim_identity(scope, self._anonymous_rank, ctx, proxy, proxy, proxy, session=ctx)
-            return _SessionWriteBack(core, scope, ctx, cookies, stale=False, renew=False)
+            claim_identity(scope, self._anonymous_rank, ctx, proxy, proxy, proxy, ctx)
+            return ctx
         now = core.clock()
         if session is not None and session.is_expired(now=now, idle_timeout=core.config.session_idle_timeout):
             session = None
@@ -314,4 +340,4 @@ class SessionAuthenticator:
             session = None  # its provider session ended (front-channel logout)
         if session is None:
             return self._anonymous(scope, cookies, stale=True)
-        return self._accept(scope, raw, cookies, session, now)
+        return self._accept(scope, raw, None, cookies, session, now)

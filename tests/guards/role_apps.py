@@ -26,6 +26,7 @@ from logto_asgi import (
     requires_auth,
 )
 from logto_asgi.testing import TestIssuer, signed_in_cookies
+from support.guards_apps import context_kind
 
 API = "https://api.example.com"
 ORIGIN = "http://test"
@@ -46,7 +47,7 @@ class Clock:
 
 async def whoami(request: Request) -> Response:
     """Who the guard let in, and through which context."""
-    return JSONResponse({"sub": request.state.user.sub, "via": type(request.state.logto).__name__})
+    return JSONResponse({"sub": request.state.user.sub, "via": context_kind(request.state.logto)})
 
 
 async def ws_echo(websocket: WebSocket) -> None:

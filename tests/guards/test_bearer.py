@@ -30,7 +30,7 @@ from logto_asgi.guards import AuthContext
 from logto_asgi.testing import TestIssuer
 from support.app import APP_ORIGIN, SHOPPING, make_harness, new_browser
 from support.asgi import websocket_session
-from support.guards_apps import JSON, Guarded, bearer, build_guarded_app, whoami, ws_echo
+from support.guards_apps import JSON, Guarded, bearer, build_guarded_app, context_kind, whoami, ws_echo
 from support.provider import OidcTestProvider
 from support.tokens import flip_signature_bit, hs256_with_public_key, unsigned
 
@@ -54,7 +54,7 @@ async def whoami_or_anonymous(request: Request) -> Response:
     return JSONResponse(
         {
             "user": state.user.sub if state.user else None,
-            "via": type(state.logto).__name__,
+            "via": context_kind(state.logto),
             "authenticated": request.user.is_authenticated,
         }
     )

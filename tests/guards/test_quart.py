@@ -13,7 +13,7 @@ from starlette.types import ASGIApp
 from logto_asgi import current, requires_auth
 from support.app import APP_ORIGIN, SHOPPING, cookie_names, make_harness
 from support.asgi import websocket_session
-from support.guards_apps import JSON, Example, Guarded, bearer, load_example
+from support.guards_apps import JSON, Example, Guarded, bearer, context_kind, load_example
 from support.provider import OidcTestProvider
 
 pytestmark = pytest.mark.anyio
@@ -75,7 +75,7 @@ def quart_api() -> Quart:
     @requires_auth(scopes=["shopping:read"], resource=SHOPPING)
     async def orders() -> dict[str, Any]:
         state = request.scope["state"]
-        return {"sub": state["user"].sub, "via": type(state["logto"]).__name__}
+        return {"sub": state["user"].sub, "via": context_kind(state["logto"])}
 
     @app.route("/token")
     async def token() -> dict[str, Any]:

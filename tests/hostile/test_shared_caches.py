@@ -115,6 +115,14 @@ def test_vary_merging(vary: bytes, expected: str) -> None:
     assert [v.decode() for k, v in message["headers"] if k == b"vary"] == [expected]
 
 
+@pytest.mark.parametrize("name", [b"Vary", b"VARY"])
+def test_an_apps_vary_in_any_case_is_merged_not_repeated(name: bytes) -> None:
+    """The app's ``Vary`` is found whatever its case: one merged header, not a second one."""
+    message: dict[str, Any] = {"headers": [(b"content-type", b"text/plain"), (name, b"Accept")]}
+    vary_cookie(message)
+    assert message["headers"] == [(b"content-type", b"text/plain"), (b"vary", b"Accept, Cookie")]
+
+
 def test_several_cache_control_headers_merge_into_one() -> None:
     """Two Cache-Control headers (and odd casing) become one private, no-store header."""
     message: dict[str, Any] = {

@@ -20,7 +20,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp
 from starlette.websockets import WebSocket
 
-from logto_asgi import BearerAuthMiddleware, RequireAuth, get_context, requires_auth
+from logto_asgi import BearerAuthMiddleware, LogtoContext, RequireAuth, get_context, requires_auth
 from support.app import APP_ORIGIN, SHOPPING, USERS, Harness, make_harness, new_browser, register_app
 from support.asgi import lifespan
 from support.provider import OidcTestProvider, provider_login, provider_logout
@@ -30,9 +30,15 @@ JSON = {"accept": "application/json"}
 NAVIGATION = {"accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
 
+def context_kind(ctx: object) -> str:
+    """The public class a request's context is an instance of (a session's context is a
+    private subclass of ``LogtoContext``, which also writes the session back)."""
+    return "LogtoContext" if isinstance(ctx, LogtoContext) else type(ctx).__name__
+
+
 async def whoami(request: Request) -> Response:
     """Who the guard let in, and through which context."""
-    return JSONResponse({"sub": request.state.user.sub, "via": type(request.state.logto).__name__})
+    return JSONResponse({"sub": request.state.user.sub, "via": context_kind(request.state.logto)})
 
 
 async def token(request: Request) -> Response:

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp
 
 from logto_asgi import BearerAuthMiddleware, LogtoMiddleware, current, current_auth
 from logto_asgi.testing import TestIssuer, signed_in_cookies
+from support.guards_apps import context_kind as kind
 
 pytestmark = pytest.mark.anyio
 
@@ -27,12 +28,12 @@ async def whoami(request: Request) -> JSONResponse:
     session = current()
     return JSONResponse(
         {
-            "via": type(ctx).__name__,
+            "via": kind(ctx),
             "authenticated": ctx.is_authenticated,
             "user": type(request.user).__name__,
-            "current": type(session).__name__,
+            "current": kind(session),
             "session_signed_in": session.is_authenticated,
-            "current_auth": type(current_auth()).__name__,
+            "current_auth": kind(current_auth()),
             "state_user_sub": getattr(request.state.user, "get", lambda _: None)("sub"),
         }
     )
@@ -151,8 +152,8 @@ async def test_bearer_alone_without_token_is_its_anonymous_context() -> None:
     seen: dict[str, Any] = {}
 
     async def app(request: Request) -> JSONResponse:
-        seen["via"] = type(request.state.logto).__name__
-        seen["auth"] = type(current_auth()).__name__
+        seen["via"] = kind(request.state.logto)
+        seen["auth"] = kind(current_auth())
         return JSONResponse({})
 
     api = BearerAuthMiddleware(

@@ -108,3 +108,49 @@ def test_a_first_seen_cookie_session_is_read_without_a_coroutine() -> None:
     pending = stored.authenticate({**scope, "state": {}})  # type: ignore[union-attr]
     assert inspect.iscoroutine(pending)
     pending.close()
+
+
+def _tampered_tail(cookie: bytes) -> bytes:
+    """The same header with one ciphertext character near its end changed (past the
+    22-character tag and its dot; every bit of an inner character counts): the caches'
+    keys (the header's start) are the same, the value is not."""
+    at = len(cookie) - 30
+    assert b"." not in cookie[at:-23]
+    return cookie[:at] + (b"B" if cookie[at : at + 1] != b"B" else b"C") + cookie[at + 1 :]
+
+
+async def test_a_tampered_copy_of_a_remembered_cookie_is_refused() -> None:
+    """A header that shares the remembered one's start but not its end is decoded afresh,
+    and refused: the caches compare the whole header and the whole value."""
+    config = TestIssuer().config()
+    app = LogtoMiddleware(whoami, config=config)
+    good = header(config, "dave")
+    assert await ask(app, good) == "dave"
+    assert await ask(app, _tampered_tail(good)) == "anonymous"
+    assert await ask(app, good) == "dave"
+
+
+async def test_another_cookies_change_still_finds_the_decoded_session() -> None:
+    """A new header around the same session cookie (another cookie changed) misses the
+    seen-header cache, is read again, and gives the same user; a tampered value in such a
+    header is refused by the decoded-value cache's comparison."""
+    config = TestIssuer().config()
+    app = LogtoMiddleware(whoami, config=config)
+    good = header(config, "erin")
+    assert await ask(app, good) == "erin"
+    assert await ask(app, b"csrf=1; " + good) == "erin"
+    assert await ask(app, b"csrf=2; " + _tampered_tail(good)) == "anonymous"
+
+
+async def test_our_marker_inside_another_cookie_first_does_not_confuse_the_cache() -> None:
+    """The cache key starts where the cookie name first appears: a cookie whose name or
+    value contains it, sent first, changes nothing but the key."""
+    config = TestIssuer().config()
+    app = LogtoMiddleware(whoami, config=config)
+    marker = config.cookie_name
+    first = f"my{marker}=1; other={marker}; ".encode()
+    for sub in ("frank", "grace"):
+        cookie = first + header(config, sub)
+        assert await ask(app, cookie) == sub
+        assert await ask(app, cookie) == sub
+    assert await ask(app, first + _tampered_tail(header(config, "frank"))) == "anonymous"

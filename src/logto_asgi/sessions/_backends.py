@@ -26,6 +26,9 @@ Headers = list[tuple[bytes, bytes]]
 
 #: Decoded sessions kept per process (about 3 KB each), per backend.
 DECODED_CACHE_SIZE = 4096
+#: The decoded-cookie cache's key: the value's first characters, its JWE protected header
+#: (62 characters for our ``kid``) and IV (16, random per encryption) within them.
+_DECODED_KEY_CHARS = 96
 
 
 class SessionBackend(Protocol):
@@ -61,9 +64,11 @@ class CookieBackend:
         self._idle = config.session_idle_timeout
         self._first_chunk = f"{self._name}.0"
         # A signed-in browser sends the same cookie until the session changes: decrypt and
-        # parse it once. The key is the exact value that decrypted and authenticated, so a
-        # hit can only come from a genuine cookie. Sessions are immutable.
-        self._decoded: BoundedCache[str, Session] = BoundedCache(DECODED_CACHE_SIZE)
+        # parse it once. A hit needs the exact value that decrypted and authenticated, so
+        # it can only come from a genuine cookie. Sessions are immutable. The key is the
+        # value's start (the JWE header and its random IV): hashing that instead of the
+        # whole 2 KB value spares most of a miss, and every request's value is a new str.
+        self._decoded: BoundedCache[str, tuple[str, Session]] = BoundedCache(DECODED_CACHE_SIZE)
 
     def present(self, cookies: Mapping[str, str]) -> bool:
         # A stray chunk alone counts too: it is cleared like any unreadable set.
@@ -81,15 +86,16 @@ class CookieBackend:
         value = join_chunks(self._name, cookies)
         if value is None:
             return None
-        session = self._decoded.get(value)
-        if session is not None:
-            return session
+        key = value[:_DECODED_KEY_CHARS]
+        known = self._decoded.get(key)
+        if known is not None and known[0] == value:
+            return known[1]
         try:
             session = Session.from_json(self._codec.decrypt(value))
         except (InvalidToken, ValueError):
             logger.info("ignoring an unreadable session cookie (tampered, truncated or old key)")
             return None
-        self._decoded.put(value, session)
+        self._decoded.put(key, (value, session))
         return session
 
     def encode(self, session: Session) -> str:
